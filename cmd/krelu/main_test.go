@@ -17,11 +17,11 @@ func TestMain(m *testing.M) {
 // TestScripts runs testdata/script/*.txtar: the CLI as a user drives it.
 // SHARED points at the read-only real data beside the project root.
 func TestScripts(t *testing.T) {
-	shared, _ := os.Getwd()
+
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
-			env.Setenv("SHARED", sharedDir(shared))
+			env.Setenv("SHARED", sharedDir())
 			return nil
 		},
 	})

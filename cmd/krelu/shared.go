@@ -1,26 +1,10 @@
 package main
 
-import (
-	"os"
-	"path/filepath"
-)
+import "github.com/krelu/krelu/internal/shareddata"
 
-// sharedDir returns the absolute path of the read-only data folder that sits
-// beside the project root (../shared from the repository), or $KRELU_SHARED
-// if set. from is any directory inside the repository.
-func sharedDir(from string) string {
-	if d := os.Getenv("KRELU_SHARED"); d != "" {
-		return d
-	}
-	dir, _ := filepath.Abs(from)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(filepath.Dir(dir), "shared")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return filepath.Join(from, "shared")
-		}
-		dir = parent
-	}
+// sharedDir returns the read-only shared data folder, or "" when it cannot
+// be located (commands then report the missing file by name).
+func sharedDir() string {
+	d, _ := shareddata.Dir()
+	return d
 }
