@@ -47,12 +47,23 @@ func (p Poly) Deriv(x float64) float64 {
 	return y
 }
 
-// Depth returns the CKKS multiplicative depth (levels) of evaluating a
-// polynomial of degree d with a power-of-two tree: ceil(log2(d+1)).
-// A degree-2 polynomial therefore costs one level when evaluated as
-// c2·(x+t)²+e with scalars folded (see package he).
+// Depth returns the CKKS multiplicative depth (levels) at which krelu
+// evaluates a polynomial of degree d. A degree-2 polynomial costs one level:
+// it is evaluated as one square with c2 folded into the scale and c1·x added
+// at matching scale (package he). Other degrees use the power-of-two tree of
+// Lattigo's polynomial evaluator, GenericDepth(d).
 func Depth(d int) int {
-	if d <= 1 {
+	if d == 2 {
+		return 1
+	}
+	return GenericDepth(d)
+}
+
+// GenericDepth returns ceil(log2(d+1)), the depth of Lattigo's generic
+// polynomial evaluator (Bossuat et al., Eurocrypt 2021) for degree d ≥ 1,
+// which also spends a level on the non-integer scalar multiplications.
+func GenericDepth(d int) int {
+	if d < 1 {
 		return 0
 	}
 	return int(math.Ceil(math.Log2(float64(d + 1))))
