@@ -1,0 +1,240 @@
+package approx
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+)
+
+// Fit methods accepted by FitActivation.
+const (
+	MethodLS        = "ls"        // weighted least squares under the calibration data
+	MethodRidge     = "ridge"     // least squares with a ridge penalty on Chebyshev coefficients
+	MethodMinimax   = "minimax"   // Remez best uniform approximation on the interval
+	MethodChebyshev = "chebyshev" // interpolation at Chebyshev points of the interval
+)
+
+// DefaultRidge is the ridge penalty of MethodRidge when none is given.
+const DefaultRidge = 1e-3
+
+// FitOptions configure FitActivation. The zero value of each field means
+// its documented default.
+type FitOptions struct {
+	// Target is "relu" (default), "silu" or "gelu".
+	Target string
+	// Kernel is a kernel name (see KernelNames) or "none" for a direct fit
+	// of the target. Empty means "gaussian".
+	Kernel string
+	// Bandwidth is the kernel bandwidth h > 0. With AutoBandwidth set it
+	// is chosen by cross-validation on the calibration data instead.
+	Bandwidth     float64
+	AutoBandwidth bool
+	// Criterion scores bandwidths for AutoBandwidth: "rmse", "max" or
+	// "mix:W" (default DefaultCriterion).
+	Criterion string
+	// Method is MethodLS (default), MethodRidge, MethodMinimax or
+	// MethodChebyshev. Minimax and Chebyshev ignore the calibration
+	// weights: calibration only fixes the interval.
+	Method string
+	// Ridge is the penalty for MethodRidge (DefaultRidge if 0).
+	Ridge float64
+	// Degree is the polynomial degree, 1..MaxDegree (default 2).
+	Degree int
+	// Interval is "a,b" or a ChooseInterval rule (default "auto").
+	Interval string
+	// Calibration is the data the fit is weighted by; required.
+	Calibration Source
+	// Holdout is where Metrics are measured; nil means Calibration.
+	Holdout Source
+}
+
+// bandwidthSelector chooses h for AutoBandwidth. It is a variable so the
+// fit core does not depend on how the kernel code selects bandwidths.
+var bandwidthSelector = func(opt FitOptions, k Kernel, f Target, lo, hi float64) (float64, error) {
+	return autoBandwidth(opt, k, f, lo, hi)
+}
+
+// FitActivation is the one entry point for fitting an HE-friendly
+// activation: it resolves the interval on the calibration data, smooths
+// the target with the kernel (unless Kernel is "none"), fits a polynomial
+// by the chosen method, and measures it against the unsmoothed target on
+// the holdout. The returned Activation is valid (Validate passes) and
+// carries both power and Chebyshev coefficients.
+func FitActivation(opt FitOptions) (*Activation, error) {
+	if opt.Target == "" {
+		opt.Target = "relu"
+	}
+	opt.Target = strings.ToLower(opt.Target)
+	ref, err := TargetByName(opt.Target)
+	if err != nil {
+		return nil, err
+	}
+	if opt.Kernel == "" {
+		opt.Kernel = "gaussian"
+	}
+	opt.Kernel = strings.ToLower(opt.Kernel)
+	if opt.Method == "" {
+		opt.Method = MethodLS
+	}
+	opt.Method = strings.ToLower(opt.Method)
+	if opt.Degree == 0 {
+		opt.Degree = 2
+	}
+	if opt.Degree < 1 || opt.Degree > MaxDegree {
+		return nil, fmt.Errorf("approx: degree %d out of range [1, %d]", opt.Degree, MaxDegree)
+	}
+	if opt.Calibration == nil {
+		return nil, errors.New("approx: no calibration source")
+	}
+	if s, ok := opt.Calibration.(*Sample); ok {
+		if err := s.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	if opt.Holdout == nil {
+		opt.Holdout = opt.Calibration
+	}
+	if opt.Interval == "" {
+		opt.Interval = DefaultIntervalRule
+	}
+	lo, hi, outside, err := ResolveInterval(opt.Interval, opt.Calibration)
+	if err != nil {
+		return nil, err
+	}
+
+	target := ref
+	var kinks []float64
+	var h float64
+	if opt.Kernel != "none" {
+		k, err := KernelByName(opt.Kernel)
+		if err != nil {
+			return nil, err
+		}
+		if opt.AutoBandwidth {
+			h, err = bandwidthSelector(opt, k, ref, lo, hi)
+			if err != nil {
+				return nil, err
+			}
+		} else {
+			h = opt.Bandwidth
+		}
+		if math.IsNaN(h) || math.IsInf(h, 0) || h <= 0 {
+			return nil, fmt.Errorf("approx: bandwidth h = %v must be positive and finite (or use auto)", h)
+		}
+		if opt.Target == "relu" {
+			target, err = NewSmoothedReLU(k, h)
+		} else {
+			target, err = NewSmooth(k, ref, h)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if s := k.Support(); !math.IsInf(s, 0) {
+			kinks = []float64{-s * h, s * h}
+		}
+	} else if opt.Bandwidth != 0 || opt.AutoBandwidth {
+		return nil, errors.New("approx: a bandwidth was given with kernel none")
+	}
+
+	var cheb []float64
+	ridge := 0.0
+	switch opt.Method {
+	case MethodLS, MethodRidge:
+		if opt.Method == MethodRidge {
+			ridge = opt.Ridge
+			if ridge == 0 {
+				ridge = DefaultRidge
+			}
+		} else if opt.Ridge != 0 {
+			return nil, errors.New("approx: a ridge penalty needs method ridge")
+		}
+		r, err := fitLS(target, opt.Calibration, opt.Degree, lo, hi, ridge, kinks)
+		if err != nil {
+			return nil, err
+		}
+		cheb = r.cheb
+	case MethodMinimax:
+		r, err := remezKinks(target, opt.Degree, lo, hi, kinks)
+		if err != nil {
+			return nil, err
+		}
+		cheb = r.Chebyshev
+	case MethodChebyshev:
+		cheb, err = ChebyshevInterpCoeffs(target, opt.Degree, lo, hi)
+		if err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("approx: unknown method %q (want ls, ridge, minimax or chebyshev)", opt.Method)
+	}
+	p := ChebyshevToPower(cheb, lo, hi)
+	met, err := EvalMetrics(p, ref, opt.Holdout, lo, hi)
+	if err != nil {
+		return nil, fmt.Errorf("approx: measuring on holdout: %w", err)
+	}
+	cal := Calibration{Source: opt.Calibration.Name(), OutsideFrac: outside}
+	if s, ok := opt.Calibration.(*Sample); ok {
+		cal.N = len(s.X)
+	}
+	if opt.Holdout != opt.Calibration {
+		cal.Holdout = opt.Holdout.Name()
+	}
+	a := &Activation{
+		Format:       FormatV1,
+		Target:       opt.Target,
+		Kernel:       opt.Kernel,
+		Bandwidth:    h,
+		Method:       opt.Method,
+		Degree:       opt.Degree,
+		Interval:     [2]float64{lo, hi},
+		Coefficients: p,
+		Chebyshev:    cheb,
+		Metrics:      &met,
+		Calibration:  cal,
+	}
+	if err := a.Validate(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// DefaultCriterion is the bandwidth criterion of AutoBandwidth when
+// none is given: an equal mix of RMSE and maximum error. Pure RMSE would
+// always pick the smallest h (the direct fit already minimises the squared
+// error), pure max error ignores the bulk of the data.
+const DefaultCriterion = "mix:0.5"
+
+// DefaultFolds is the number of cross-validation folds for samples.
+const DefaultFolds = 5
+
+// autoBandwidth chooses h for ReLU: by k-fold cross-validation on a
+// calibration sample (SelectBandwidth), or exactly on a distribution
+// (OptimalBandwidth).
+func autoBandwidth(opt FitOptions, k Kernel, f Target, lo, hi float64) (float64, error) {
+	if opt.Target != "relu" {
+		return 0, fmt.Errorf("approx: automatic bandwidth is implemented for relu only, not %q; give a bandwidth", opt.Target)
+	}
+	if opt.Method != MethodLS && opt.Method != MethodRidge {
+		return 0, fmt.Errorf("approx: automatic bandwidth selects h for least-squares fits; give a bandwidth for method %s", opt.Method)
+	}
+	cs := opt.Criterion
+	if cs == "" {
+		cs = DefaultCriterion
+	}
+	crit, err := ParseCriterion(cs)
+	if err != nil {
+		return 0, err
+	}
+	switch s := opt.Calibration.(type) {
+	case *Sample:
+		return SelectBandwidth(k, *s, opt.Degree, lo, hi, DefaultFolds, crit)
+	case Dist:
+		pt, err := OptimalBandwidth(k, s, opt.Degree, lo, hi, crit)
+		if err != nil {
+			return 0, err
+		}
+		return pt.H, nil
+	}
+	return 0, fmt.Errorf("approx: automatic bandwidth: unsupported source %T", opt.Calibration)
+}

@@ -1,0 +1,267 @@
+package approx
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+// RemezResult is a best uniform approximation found by the Remez exchange.
+type RemezResult struct {
+	// Poly is the approximation in the power basis in original units.
+	Poly Poly
+	// Chebyshev are its coefficients in T_k(t), t = (2x−lo−hi)/(hi−lo).
+	Chebyshev []float64
+	// MaxErr is max |p − f| over [lo,hi] (from the final error scan).
+	MaxErr float64
+	// Ref are the deg+2 alternation points of the final reference and
+	// RefErr the signed errors p−f there: equal in magnitude, alternating.
+	Ref, RefErr []float64
+	Iterations  int
+}
+
+// Minimax returns the best uniform (minimax) polynomial approximation of
+// degree deg to f on [lo,hi] and its maximum error, by the Remez exchange
+// algorithm (Remez 1934; see Trefethen, ATAP ch. 10, and Pachón &
+// Trefethen 2009 for the multiple-exchange variant used here). For ReLU
+// on [−a,a] and degree 2 the answer is a/16 + x/2 + x²/(2a), error a/16.
+func Minimax(f Target, deg int, lo, hi float64) (p Poly, maxErr float64, err error) {
+	r, err := Remez(f, deg, lo, hi)
+	if err != nil {
+		return nil, 0, err
+	}
+	return r.Poly, r.MaxErr, nil
+}
+
+// Remez is Minimax with the alternation set and Chebyshev coefficients.
+func Remez(f Target, deg int, lo, hi float64) (*RemezResult, error) {
+	return remezKinks(f, deg, lo, hi, nil)
+}
+
+func remezKinks(f Target, deg int, lo, hi float64, kinks []float64) (*RemezResult, error) {
+	if err := checkFitArgs(f, deg, lo, hi); err != nil {
+		return nil, err
+	}
+	nb := deg + 1
+	basis := func(x float64, out []float64) { chebFill(scaleTo(x, lo, hi), out) }
+	c, ref, refErr, maxErr, it, err := remezCore(basis, nb, f, lo, hi, append([]float64{0}, kinks...))
+	if err != nil {
+		return nil, err
+	}
+	return &RemezResult{
+		Poly:       ChebyshevToPower(c, lo, hi),
+		Chebyshev:  c,
+		MaxErr:     maxErr,
+		Ref:        ref,
+		RefErr:     refErr,
+		Iterations: it,
+	}, nil
+}
+
+// remezCore computes the best approximation Σ c_k φ_k to f on [lo,hi] for
+// a Haar system φ_0..φ_{nb−1}, with a reference of nb+1 points. The
+// error is scanned on a grid containing the kinks (where |p−f| of a
+// non-smooth f peaks) and every local extremum is refined by golden
+// section search.
+func remezCore(basis func(x float64, out []float64), nb int, f Target, lo, hi float64, kinks []float64) (c, ref, refErr []float64, maxErr float64, iters int, err error) {
+	n := nb + 1
+	ref = make([]float64, n)
+	for i := range n {
+		// Chebyshev extrema, warped slightly off symmetry: for targets
+		// with even parts (ReLU = x/2 + |x|/2) a symmetric start yields a
+		// degenerate first error curve with too few alternations.
+		t := -math.Cos(math.Pi * float64(i) / float64(n-1))
+		t += 0.05 * (1 - t*t)
+		ref[i] = (lo+hi)/2 + (hi-lo)/2*t
+	}
+	grid := remezGrid(lo, hi, nb, kinks)
+	phi := make([]float64, nb)
+	eval := func(c []float64, x float64) float64 {
+		basis(x, phi)
+		var s float64
+		for k, v := range c {
+			s += v * phi[k]
+		}
+		return s - f(x)
+	}
+	A := mat.NewDense(n, n, nil)
+	y := mat.NewVecDense(n, nil)
+	var sol mat.VecDense
+	const maxIter = 100
+	for iters = 1; iters <= maxIter; iters++ {
+		for i, x := range ref {
+			basis(x, phi)
+			for k := range nb {
+				A.Set(i, k, phi[k])
+			}
+			A.Set(i, nb, math.Pow(-1, float64(i)))
+			fx := f(x)
+			if math.IsNaN(fx) || math.IsInf(fx, 0) {
+				return nil, nil, nil, 0, iters, fmt.Errorf("approx: Remez: target is %v at x=%v", fx, x)
+			}
+			y.SetVec(i, fx)
+		}
+		var lu mat.LU
+		lu.Factorize(A)
+		if lu.Det() == 0 {
+			return nil, nil, nil, 0, iters, errors.New("approx: Remez: singular reference system")
+		}
+		if err := lu.SolveVecTo(&sol, false, y); err != nil {
+			return nil, nil, nil, 0, iters, fmt.Errorf("approx: Remez: %w", err)
+		}
+		c = make([]float64, nb)
+		for k := range nb {
+			c[k] = sol.AtVec(k)
+		}
+		lev := math.Abs(sol.AtVec(nb))
+
+		// Scan the error and collect signed local extrema.
+		ev := make([]float64, len(grid))
+		for i, x := range grid {
+			ev[i] = eval(c, x)
+		}
+		type ext struct{ x, e float64 }
+		var exts []ext
+		for i := range grid {
+			l, r := i-1, i+1
+			e := ev[i]
+			isExt := (l < 0 || math.Abs(e) >= math.Abs(ev[l]) || math.Signbit(e) != math.Signbit(ev[l])) &&
+				(r >= len(grid) || math.Abs(e) >= math.Abs(ev[r]) || math.Signbit(e) != math.Signbit(ev[r]))
+			if !isExt || e == 0 {
+				continue
+			}
+			x := grid[i]
+			if l >= 0 && r < len(grid) {
+				s := 1.0
+				if e < 0 {
+					s = -1
+				}
+				x = goldenMax(func(x float64) float64 { return s * eval(c, x) }, grid[l], grid[r])
+				if s*eval(c, x) < s*e {
+					x = grid[i]
+				}
+			}
+			exts = append(exts, ext{x, eval(c, x)})
+		}
+		// Merge runs of equal sign, keeping the largest |e|.
+		var alt []ext
+		for _, e := range exts {
+			if len(alt) > 0 && math.Signbit(alt[len(alt)-1].e) == math.Signbit(e.e) {
+				if math.Abs(e.e) > math.Abs(alt[len(alt)-1].e) {
+					alt[len(alt)-1] = e
+				}
+				continue
+			}
+			alt = append(alt, e)
+		}
+		maxErr = 0
+		imax := 0
+		for i, e := range alt {
+			if math.Abs(e.e) > maxErr {
+				maxErr, imax = math.Abs(e.e), i
+			}
+		}
+		scale := 0.0
+		for _, x := range grid {
+			scale = math.Max(scale, math.Abs(f(x)))
+		}
+		if maxErr <= 1e-14*math.Max(scale, 1e-300) {
+			// f is (numerically) in the span of the basis.
+			refErr = make([]float64, n)
+			for i, x := range ref {
+				refErr[i] = eval(c, x)
+			}
+			return c, ref, refErr, maxErr, iters, nil
+		}
+		if len(alt) < n {
+			return nil, nil, nil, 0, iters, fmt.Errorf("approx: Remez: only %d alternation points found for %d needed (degree too high for the interval resolution?)", len(alt), n)
+		}
+		// The next reference: n consecutive alternating extrema that
+		// contain the global maximum (Chebfun's remez choice).
+		start := max(0, min(imax-n+1+(n-1)/2, len(alt)-n))
+		if imax < start {
+			start = imax
+		}
+		if imax >= start+n {
+			start = imax - n + 1
+		}
+		newRef := make([]float64, n)
+		newErr := make([]float64, n)
+		minRef := math.Inf(1)
+		for i := range n {
+			newRef[i] = alt[start+i].x
+			newErr[i] = alt[start+i].e
+			minRef = math.Min(minRef, math.Abs(newErr[i]))
+		}
+		ref, refErr = newRef, newErr
+		if maxErr-minRef <= 1e-11*maxErr && maxErr-lev <= 1e-10*maxErr {
+			break
+		}
+	}
+	if iters > maxIter {
+		return nil, nil, nil, 0, maxIter, fmt.Errorf("approx: Remez did not converge in %d iterations", maxIter)
+	}
+	// Final coefficients belong to the last solve; report the errors on
+	// the final reference for them.
+	for i, x := range ref {
+		refErr[i] = eval(c, x)
+	}
+	return c, ref, refErr, maxErr, iters, nil
+}
+
+// remezGrid is a scan grid dense near the ends (Chebyshev-spaced) and
+// uniformly inside, with the kinks inserted.
+func remezGrid(lo, hi float64, nb int, kinks []float64) []float64 {
+	m := 2000 + 200*nb
+	g := make([]float64, 0, 2*m+len(kinks)+2)
+	for i := 0; i <= m; i++ {
+		g = append(g, lo+(hi-lo)*float64(i)/float64(m))
+		g = append(g, (lo+hi)/2-(hi-lo)/2*math.Cos(math.Pi*float64(i)/float64(m)))
+	}
+	for _, k := range kinks {
+		if k > lo && k < hi {
+			g = append(g, k)
+		}
+	}
+	sort.Float64s(g)
+	out := g[:1]
+	for _, x := range g[1:] {
+		if x > out[len(out)-1] {
+			out = append(out, x)
+		}
+	}
+	out[0], out[len(out)-1] = lo, hi
+	return out
+}
+
+// goldenMax maximises a unimodal h on [a,b] by golden-section search.
+func goldenMax(h func(float64) float64, a, b float64) float64 {
+	const r = 0.6180339887498949
+	x1, x2 := b-r*(b-a), a+r*(b-a)
+	h1, h2 := h(x1), h(x2)
+	for i := 0; i < 80 && b-a > 1e-15*math.Max(1, math.Abs(a)+math.Abs(b)); i++ {
+		if h1 < h2 {
+			a, x1, h1 = x1, x2, h2
+			x2 = a + r*(b-a)
+			h2 = h(x2)
+		} else {
+			b, x2, h2 = x2, x1, h1
+			x1 = b - r*(b-a)
+			h1 = h(x1)
+		}
+	}
+	best, hb := x1, h1
+	if h2 > hb {
+		best, hb = x2, h2
+	}
+	if ha := h(a); ha > hb {
+		best, hb = a, ha
+	}
+	if h(b) > hb {
+		best = b
+	}
+	return best
+}

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+
+	"github.com/krelu/krelu/approx"
+	"github.com/krelu/krelu/llama2c"
+)
+
+func init() {
+	register(command{name: "generate", summary: "generate text with a llama2.c model (stories260K by default)", run: runGenerate})
+}
+
+func runGenerate(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("generate", stderr)
+	modelPath := fs.String("model", "", "llama2.c checkpoint (legacy format); default: the embedded stories260K")
+	tokPath := fs.String("tokenizer", "", "llama2.c tokenizer.bin; default: the embedded tok512")
+	steps := fs.Int("steps", 256, "positions to run, prompt included (≤ seq_len)")
+	temp := fs.Float64("temperature", 0, "sampling temperature; 0 is greedy decoding")
+	seed := fs.Uint64("seed", 0, "random seed for temperature > 0")
+	actPath := fs.String("activation", "", "krelu.activation/v1 JSON whose polynomial replaces SiLU in every FFN")
+	prompt := fs.String("prompt", "", "text to continue")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *steps < 1 {
+		return fmt.Errorf("%w: --steps %d must be ≥ 1", errUsage, *steps)
+	}
+	if *temp < 0 || math.IsNaN(*temp) || math.IsInf(*temp, 0) {
+		return fmt.Errorf("%w: --temperature %v must be finite and ≥ 0", errUsage, *temp)
+	}
+	m, tok, err := loadLlama(*modelPath, *tokPath)
+	if err != nil {
+		return err
+	}
+	if *steps > m.SeqLen {
+		return fmt.Errorf("%w: --steps %d exceeds the model's seq_len %d", errUsage, *steps, m.SeqLen)
+	}
+	var act func(float64) float64
+	if *actPath != "" {
+		a, err := approx.ReadActivationFile(*actPath)
+		if err != nil {
+			return err
+		}
+		act = a.Poly().Eval
+		fmt.Fprintf(stderr, "activation: %s degree %d (target %s, kernel %s) in all %d layers\n", a.Method, a.Degree, a.Target, a.Kernel, m.NLayers)
+	}
+	text, _, err := llama2c.Generate(m, tok, llama2c.GenerateOptions{
+		Steps: *steps, Temperature: *temp, Seed: *seed, Prompt: *prompt, Activation: act,
+	})
+	fmt.Fprintln(stdout, text)
+	return err
+}
+
+// loadLlama reads the model and tokenizer at the given paths; an empty
+// path selects the embedded stories260K model or its tok512 tokenizer.
+func loadLlama(modelPath, tokPath string) (*llama2c.Model, *llama2c.Tokenizer, error) {
+	m, tok, err := llama2c.Embedded()
+	if err != nil {
+		return nil, nil, err
+	}
+	if modelPath != "" {
+		if m, err = llama2c.ReadFile(modelPath); err != nil {
+			return nil, nil, err
+		}
+		if tokPath == "" && m.VocabSize != tok.VocabSize() {
+			return nil, nil, fmt.Errorf("%w: %s has a %d-token vocabulary; give its --tokenizer", errUsage, modelPath, m.VocabSize)
+		}
+	}
+	if tokPath != "" {
+		if tok, err = llama2c.ReadTokenizerFile(tokPath, m.VocabSize); err != nil {
+			return nil, nil, err
+		}
+	}
+	return m, tok, nil
+}

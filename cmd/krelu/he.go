@@ -1,0 +1,138 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"runtime"
+
+	"github.com/krelu/krelu/approx"
+	"github.com/krelu/krelu/he"
+)
+
+func init() {
+	register(command{name: "he", summary: "evaluate a fitted activation on CKKS-encrypted values (Lattigo), one level", run: runHE})
+}
+
+// heDefaultValues is how many values a distribution source yields.
+const heDefaultValues = 1 << 13
+
+func runHE(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("he", stderr)
+	actPath := fs.String("activation", "", "fitted activation JSON (krelu.activation/v1; required)")
+	logN := fs.Int("logn", 14, "ring degree log2: 13, 14, 15 or 16 (128-bit secure presets)")
+	data := fs.String("data", "", "SOURCE of values to encrypt (default: the activation's held-out or calibration file, else normal)")
+	n := fs.Int("n", heDefaultValues, "number of values drawn when SOURCE is a distribution")
+	reps := fs.Int("reps", 3, "timed repetitions (medians reported)")
+	workers := fs.Int("workers", runtime.NumCPU(), "goroutines for the parallel throughput measurement")
+	asJSON := fs.Bool("json", false, "print the report as one JSON object")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: krelu he --activation FILE.json [--logn 14] [--data SOURCE] [--n 8192] [--reps 3] [--workers N] [--json]")
+		fs.PrintDefaults()
+		fmt.Fprint(stderr, "\n"+sourceHelp)
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *actPath == "" {
+		return fmt.Errorf("%w: --activation FILE.json is required", errUsage)
+	}
+	if *logN < 13 || *logN > 16 {
+		return fmt.Errorf("%w: --logn %d: presets exist for 13, 14, 15 and 16", errUsage, *logN)
+	}
+	if *n < 1 || *n > 1<<20 {
+		return fmt.Errorf("%w: --n %d out of range [1, 1048576]", errUsage, *n)
+	}
+	if *reps < 1 || *reps > 100 {
+		return fmt.Errorf("%w: --reps %d out of range [1, 100]", errUsage, *reps)
+	}
+	if *workers < 1 || *workers > 64 {
+		return fmt.Errorf("%w: --workers %d out of range [1, 64]", errUsage, *workers)
+	}
+	act, err := approx.ReadActivationFile(*actPath)
+	if err != nil {
+		return err
+	}
+	spec, values, err := heValues(act, *data, *n)
+	if err != nil {
+		return err
+	}
+	r, err := he.RunReport(act, values, he.ReportOptions{LogN: *logN, Reps: *reps, Workers: *workers})
+	if err != nil {
+		return err
+	}
+	if r.Warning != "" {
+		fmt.Fprintln(stderr, "warning:", r.Warning)
+	}
+	if *asJSON {
+		out := struct {
+			*he.Report
+			Source string `json:"source"`
+		}{r, spec}
+		b, err := json.MarshalIndent(out, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(stdout, "%s\n", b)
+		return err
+	}
+	printHEReport(stdout, r, spec)
+	return nil
+}
+
+// heValues resolves the values to encrypt: --data if given, else the
+// activation's held-out file, else its calibration file, else N(0,1).
+func heValues(act *approx.Activation, data string, n int) (string, []float64, error) {
+	spec := data
+	if spec == "" {
+		for _, s := range []string{act.Calibration.Holdout, act.Calibration.Source} {
+			if s == "" {
+				continue
+			}
+			if src, err := approx.ParseSource(s); err == nil {
+				if _, isSample := src.(*approx.Sample); isSample {
+					spec = s
+					break
+				}
+			}
+		}
+		if spec == "" {
+			spec = "normal"
+		}
+	}
+	src, err := approx.ParseSource(spec)
+	if err != nil {
+		return "", nil, err
+	}
+	switch s := src.(type) {
+	case *approx.Sample:
+		if len(s.X) > 1<<20 {
+			return "", nil, fmt.Errorf("%s: %d values exceed the limit of 1048576", spec, len(s.X))
+		}
+		return s.Name(), s.X, nil
+	case approx.Dist:
+		return s.Name(), approx.Draw(s, n, 1), nil
+	default:
+		return "", nil, fmt.Errorf("he: source %q is neither a sample nor a distribution", spec)
+	}
+}
+
+func printHEReport(w io.Writer, r *he.Report, spec string) {
+	fmt.Fprintf(w, "CKKS (Lattigo v6.2) preset %s: LogN %d, log2 QP %.1f ≤ %.0f (128-bit), scale 2^%.0f, %d slots\n",
+		r.Preset, r.LogN, r.LogQP, r.MaxLogQP, r.LogScale, r.Slots)
+	fmt.Fprintf(w, "activation: degree %d, method %s, p(x) = %v, interval [%g, %g]\n", r.Degree, r.Method, r.Coeffs, r.Interval[0], r.Interval[1])
+	fmt.Fprintf(w, "values: %d from %s in %d ciphertext(s), %d outside the interval\n", r.Values, spec, r.Ciphertexts, r.Outside)
+	fmt.Fprintf(w, "levels consumed: %d (generic evaluator: %d), encrypted at level %d\n", r.LevelsConsumed, r.GenericLevelsConsumed, r.Level)
+	fmt.Fprintf(w, "precision: %.1f bits mean, %.1f min (generic %.1f)\n", r.PrecisionBits, r.MinPrecisionBits, r.GenericPrecisionBits)
+	fmt.Fprintf(w, "|error| vs polynomial: max %.3g, mean %.3g\n", r.MaxAbsErrVsPoly, r.MeanAbsErrVsPoly)
+	fmt.Fprintf(w, "|error| vs ReLU:       max %.3g, mean %.3g (plaintext polynomial max %.3g)\n", r.MaxAbsErrVsReLU, r.MeanAbsErrVsReLU, r.PlainMaxAbsErrVsReLU)
+	fmt.Fprintf(w, "time (median of %d, per ciphertext; wall clock and evaluating thread's CPU):\n", r.Reps)
+	fmt.Fprintf(w, "  keygen          %8.2f ms wall\n", 1e3*r.KeygenSeconds)
+	fmt.Fprintf(w, "  encrypt         %8.2f ms wall\n", 1e3*r.EncryptSeconds)
+	fmt.Fprintf(w, "  activation      %8.2f ms wall %8.2f ms CPU at level %d (%.2f× bare square)\n", 1e3*r.EvalSeconds, 1e3*r.EvalCPUSeconds, r.Level, r.EvalOverSquare)
+	fmt.Fprintf(w, "  bare square     %8.2f ms wall %8.2f ms CPU at level %d\n", 1e3*r.BareSquareSeconds, 1e3*r.BareSquareCPUSeconds, r.Level)
+	fmt.Fprintf(w, "  generic         %8.2f ms wall %8.2f ms CPU at level %d (%.2f× activation)\n", 1e3*r.GenericEvalSeconds, 1e3*r.GenericEvalCPUSeconds, r.Level, r.GenericOverEval)
+	fmt.Fprintf(w, "  activation      %8.2f ms wall %8.2f ms CPU at level %d (its lowest)\n", 1e3*r.EvalLowestSeconds, 1e3*r.EvalLowestCPUSeconds, r.EvalLowestLevel)
+	fmt.Fprintf(w, "  decrypt         %8.2f ms wall\n", 1e3*r.DecryptSeconds)
+	fmt.Fprintf(w, "throughput: %.0f slots per CPU second (1 goroutine), %.0f slots/s wall (%d goroutines)\n", r.Throughput, r.ParallelThroughput, r.Workers)
+}

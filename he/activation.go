@@ -1,0 +1,269 @@
+package he
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/krelu/krelu/approx"
+	"github.com/tuneinsight/lattigo/v6/circuits/ckks/polynomial"
+	"github.com/tuneinsight/lattigo/v6/core/rlwe"
+	"github.com/tuneinsight/lattigo/v6/schemes/ckks"
+	"github.com/tuneinsight/lattigo/v6/utils/bignum"
+)
+
+// QuadOptions tune [EvalQuadratic].
+type QuadOptions struct {
+	// FoldLeading leaves the leading coefficient out: the result holds
+	// p(x)/c_d and the caller multiplies its next linear layer by c_d
+	// (returned as the factor). The output scale is then exactly that of a
+	// bare square, Δ_in²/q_level, independent of the coefficients.
+	FoldLeading bool
+}
+
+// minScaleRatio bounds how far a folded coefficient may push the scale:
+// the scalar MulThenAdd encodes c1 at the ratio of two scales, which needs
+// headroom for precision.
+const minScaleRatio = 1 << 10
+
+// EvalQuadratic evaluates p(x) = c0 + c1·x + c2·x² (degree ≤ 2) on ct in
+// exactly one level for degree 2 and none for degree 1. The only
+// non-scalar operation is one MulRelin (x·x) and one Rescale; c2 goes into
+// the scale metadata, c1·x is accumulated by a scalar MulThenAdd that
+// needs no rescale, c0 is a constant addition. It returns the result and
+// the factor the caller must still multiply by (1, or c_d with
+// FoldLeading).
+//
+// The output scale is Δ_in²/(|c2|·q_L) (Δ_in²/q_L with FoldLeading), where
+// q_L is the prime dropped by the rescale; Lattigo tracks it exactly in the
+// ciphertext metadata. Use [InputScaleFor] to make it hit a target.
+func EvalQuadratic(eval *ckks.Evaluator, ct *rlwe.Ciphertext, p approx.Poly, opt QuadOptions) (*rlwe.Ciphertext, float64, error) {
+	params := *eval.GetParameters()
+	if err := CheckCiphertext(params, ct); err != nil {
+		return nil, 0, err
+	}
+	if err := checkCoeffs(p); err != nil {
+		return nil, 0, err
+	}
+	d := p.Degree()
+	if d > 2 {
+		return nil, 0, fmt.Errorf("he: EvalQuadratic needs degree ≤ 2, have %d (use EvalPolynomial)", d)
+	}
+	if d == 0 {
+		return nil, 0, fmt.Errorf("he: constant polynomial %v: nothing to evaluate", p[0])
+	}
+	c := [3]float64{}
+	copy(c[:], p)
+	lead := c[d]
+	factor := 1.0
+
+	var out *rlwe.Ciphertext
+	if d == 1 {
+		out = ct.CopyNew()
+	} else {
+		if err := NeedLevel(ct, 1); err != nil {
+			return nil, 0, err
+		}
+		var err error
+		if out, err = eval.MulRelinNew(ct, ct); err != nil {
+			return nil, 0, fmt.Errorf("he: square: %w", err)
+		}
+	}
+	a0, a1 := c[0], c[1]
+	if opt.FoldLeading {
+		factor = lead
+		a0 /= lead
+		if d == 2 {
+			a1 /= lead
+		}
+	} else {
+		// The represented value is data/scale, so dividing the scale by
+		// |lead| multiplies the value by |lead| at no cost.
+		if lead < 0 {
+			negate(params, out)
+		}
+		out.Scale = out.Scale.Div(rlwe.NewScale(math.Abs(lead)))
+	}
+	if d == 2 && a1 != 0 {
+		if r := out.Scale.Float64() / ct.Scale.Float64(); r < minScaleRatio {
+			return nil, 0, fmt.Errorf("he: leading coefficient %g too large for input scale 2^%.1f (use FoldLeading)", lead, ct.Scale.Log2())
+		}
+		if err := eval.MulThenAdd(ct, a1, out); err != nil {
+			return nil, 0, fmt.Errorf("he: linear term: %w", err)
+		}
+	}
+	if a0 != 0 {
+		if err := eval.Add(out, a0, out); err != nil {
+			return nil, 0, fmt.Errorf("he: constant term: %w", err)
+		}
+	}
+	if d == 2 {
+		if err := eval.Rescale(out, out); err != nil {
+			return nil, 0, fmt.Errorf("he: rescale: %w", err)
+		}
+	}
+	return out, factor, nil
+}
+
+func negate(params ckks.Parameters, ct *rlwe.Ciphertext) {
+	r := params.RingQ().AtLevel(ct.Level())
+	for i := range ct.Value {
+		r.Neg(ct.Value[i], ct.Value[i])
+	}
+}
+
+func checkCoeffs(p approx.Poly) error {
+	if len(p) == 0 {
+		return fmt.Errorf("he: empty polynomial")
+	}
+	for i, c := range p {
+		if math.IsNaN(c) || math.IsInf(c, 0) {
+			return fmt.Errorf("he: coefficient %d is %v", i, c)
+		}
+	}
+	return nil
+}
+
+// InputScaleFor returns the encryption scale Δ_in for a ciphertext at
+// level that makes [EvalQuadratic] output exactly at target:
+// Δ_in = sqrt(target·|lead|·q_level), with lead = 1 under FoldLeading.
+func InputScaleFor(params ckks.Parameters, level int, lead float64, target rlwe.Scale) (rlwe.Scale, error) {
+	if level < 1 || level > params.MaxLevel() {
+		return rlwe.Scale{}, fmt.Errorf("he: level %d outside [1, %d]", level, params.MaxLevel())
+	}
+	if !(math.Abs(lead) > 0) || math.IsInf(lead, 0) {
+		return rlwe.Scale{}, fmt.Errorf("he: invalid leading coefficient %v", lead)
+	}
+	q := float64(params.Q()[level])
+	return rlwe.NewScale(math.Sqrt(target.Float64() * math.Abs(lead) * q)), nil
+}
+
+// Square returns ct² (MulRelin + Rescale): the floor any one-level
+// activation is measured against.
+func Square(eval *ckks.Evaluator, ct *rlwe.Ciphertext) (*rlwe.Ciphertext, error) {
+	if err := CheckCiphertext(*eval.GetParameters(), ct); err != nil {
+		return nil, err
+	}
+	if err := NeedLevel(ct, 1); err != nil {
+		return nil, err
+	}
+	out, err := eval.MulRelinNew(ct, ct)
+	if err != nil {
+		return nil, fmt.Errorf("he: square: %w", err)
+	}
+	if err := eval.Rescale(out, out); err != nil {
+		return nil, fmt.Errorf("he: rescale: %w", err)
+	}
+	return out, nil
+}
+
+// PolyDepth is the number of levels Lattigo's generic evaluator consumes
+// for a polynomial of degree d: ceil(log2(d+1)).
+func PolyDepth(d int) int {
+	if d < 1 {
+		return 0
+	}
+	return bitsLen(d)
+}
+
+func bitsLen(d int) int {
+	n := 0
+	for d > 0 {
+		n++
+		d >>= 1
+	}
+	return n
+}
+
+// EvalPolynomial evaluates p (power basis) on ct with Lattigo's generic
+// baby-step giant-step evaluator, consuming [PolyDepth](p.Degree()) levels;
+// the output is at ct's scale. It is the general path for any degree and
+// the baseline EvalQuadratic is measured against.
+func EvalPolynomial(eval *ckks.Evaluator, ct *rlwe.Ciphertext, p approx.Poly) (*rlwe.Ciphertext, error) {
+	params := *eval.GetParameters()
+	if err := CheckCiphertext(params, ct); err != nil {
+		return nil, err
+	}
+	if err := checkCoeffs(p); err != nil {
+		return nil, err
+	}
+	d := p.Degree()
+	if d < 1 {
+		return nil, fmt.Errorf("he: constant polynomial: nothing to evaluate")
+	}
+	if err := NeedLevel(ct, PolyDepth(d)); err != nil {
+		return nil, err
+	}
+	poly := bignum.NewPolynomial(bignum.Monomial, []float64(p[:d+1]), nil)
+	out, err := polynomial.NewEvaluator(params, eval).Evaluate(ct, poly, ct.Scale)
+	if err != nil {
+		return nil, fmt.Errorf("he: polynomial evaluator: %w", err)
+	}
+	return out, nil
+}
+
+// EvalChebyshev evaluates Σ a_k T_k(t), t = (2x−lo−hi)/(hi−lo), on ct
+// with Lattigo's generic evaluator; numerically preferable to the power
+// basis above degree ~8. The affine change of variable is folded into the
+// scale (free), so it consumes PolyDepth(len(cheb)-1) levels.
+func EvalChebyshev(eval *ckks.Evaluator, ct *rlwe.Ciphertext, cheb []float64, interval [2]float64) (*rlwe.Ciphertext, error) {
+	params := *eval.GetParameters()
+	if err := CheckCiphertext(params, ct); err != nil {
+		return nil, err
+	}
+	if err := checkCoeffs(cheb); err != nil {
+		return nil, err
+	}
+	lo, hi := interval[0], interval[1]
+	if !(lo < hi) || math.IsInf(lo, 0) || math.IsInf(hi, 0) {
+		return nil, fmt.Errorf("he: invalid interval [%v, %v]", lo, hi)
+	}
+	d := len(cheb) - 1
+	if d < 1 {
+		return nil, fmt.Errorf("he: constant polynomial: nothing to evaluate")
+	}
+	if err := NeedLevel(ct, PolyDepth(d)); err != nil {
+		return nil, err
+	}
+	t := ct.CopyNew()
+	target := ct.Scale
+	t.Scale = t.Scale.Div(rlwe.NewScale(2 / (hi - lo)))
+	if err := eval.Add(t, -(lo+hi)/(hi-lo), t); err != nil {
+		return nil, fmt.Errorf("he: change of variable: %w", err)
+	}
+	poly := bignum.NewPolynomial(bignum.Chebyshev, cheb, [2]float64{-1, 1})
+	out, err := polynomial.NewEvaluator(params, eval).Evaluate(t, poly, target)
+	if err != nil {
+		return nil, fmt.Errorf("he: polynomial evaluator: %w", err)
+	}
+	return out, nil
+}
+
+// EvalActivation evaluates a fitted activation at minimal depth: degree ≤ 2
+// through EvalQuadratic (one level), higher degrees through the generic
+// evaluator (Chebyshev basis when the activation carries it).
+func EvalActivation(eval *ckks.Evaluator, ct *rlwe.Ciphertext, act *approx.Activation) (*rlwe.Ciphertext, error) {
+	if err := act.Validate(); err != nil {
+		return nil, err
+	}
+	p := act.Poly()
+	if p.Degree() <= 2 {
+		out, _, err := EvalQuadratic(eval, ct, p, QuadOptions{})
+		return out, err
+	}
+	if len(act.Chebyshev) == act.Degree+1 {
+		return EvalChebyshev(eval, ct, act.Chebyshev, act.Interval)
+	}
+	return EvalPolynomial(eval, ct, p)
+}
+
+// ActivationDepth is the number of levels EvalActivation consumes.
+func ActivationDepth(act *approx.Activation) int {
+	d := act.Poly().Degree()
+	if d <= 1 {
+		return 0
+	}
+	if d == 2 {
+		return 1
+	}
+	return PolyDepth(d)
+}

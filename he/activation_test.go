@@ -1,0 +1,181 @@
+package he
+
+import (
+	"math"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/krelu/krelu/approx"
+)
+
+func TestEvalChebyshevHigherDegree(t *testing.T) {
+	f := getFixture(t, 13, 3)
+	params := f.plan.Params
+	eval := f.keys.NewEvaluator()
+	xs := testValues(params.MaxSlots(), -4, 4, 4)
+	// Degree 6 in the Chebyshev basis on [-4, 4]: 3 levels.
+	cheb := []float64{1.1, 1.0, 0.5, 0.01, -0.08, 0.003, 0.02}
+	p := approx.ChebyshevToPower(cheb, -4, 4)
+	ct, err := f.owner.Encrypt(xs, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := EvalChebyshev(eval, ct, cheb, [2]float64{-4, 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := 3 - out.Level(); got != PolyDepth(6) {
+		t.Errorf("consumed %d levels, want %d", got, PolyDepth(6))
+	}
+	want := make([]float64, len(xs))
+	for i, x := range xs {
+		want[i] = p.Eval(x)
+	}
+	st, _ := f.owner.Precision(want, out)
+	if st.AVGLog2Prec.Real < 20 {
+		t.Errorf("precision %.1f bits", st.AVGLog2Prec.Real)
+	}
+	if _, err := EvalChebyshev(eval, ct, cheb, [2]float64{4, -4}); err == nil {
+		t.Error("reversed interval accepted")
+	}
+	lowCt, _ := f.owner.Encrypt(xs[:10], 2)
+	if _, err := EvalChebyshev(eval, lowCt, cheb, [2]float64{-4, 4}); err == nil || !strings.Contains(err.Error(), "needs 3 levels") {
+		t.Errorf("level too low: %v", err)
+	}
+}
+
+func TestEvalQuadraticDegreeOneIsFree(t *testing.T) {
+	f := getFixture(t, 13, 1)
+	eval := f.keys.NewEvaluator()
+	xs := testValues(64, -3, 3, 5)
+	ct, _ := f.owner.Encrypt(xs, 1)
+	out, factor, err := EvalQuadratic(eval, ct, approx.Poly{0.3, -1.7}, QuadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Level() != 1 || factor != 1 {
+		t.Errorf("level %d factor %v", out.Level(), factor)
+	}
+	got, _ := f.owner.Decrypt(out)
+	for i, x := range xs {
+		if d := math.Abs(got[i] - (0.3 - 1.7*x)); d > 1e-6 {
+			t.Fatalf("slot %d: error %g", i, d)
+		}
+	}
+	if _, _, err := EvalQuadratic(eval, ct, approx.Poly{1, 0, 0, 0.5}, QuadOptions{}); err == nil {
+		t.Error("degree 3 accepted by EvalQuadratic")
+	}
+	if _, _, err := EvalQuadratic(eval, ct, approx.Poly{1, math.NaN(), 2}, QuadOptions{}); err == nil {
+		t.Error("NaN coefficient accepted")
+	}
+}
+
+func TestInputScaleFor(t *testing.T) {
+	f := getFixture(t, 13, 1)
+	params := f.plan.Params
+	eval := f.keys.NewEvaluator()
+	p := approx.Poly{0.199471, 0.5, 0.199471}
+	target := params.DefaultScale()
+	s, err := InputScaleFor(params, 1, p[2], target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xs := testValues(32, -2, 2, 6)
+	ct, err := f.owner.EncryptScale(xs, 1, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := EvalQuadratic(eval, ct, p, QuadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := math.Abs(out.Scale.Log2() - target.Log2()); d > 1e-9 {
+		t.Errorf("output scale 2^%.12f, want 2^%.12f", out.Scale.Log2(), target.Log2())
+	}
+}
+
+// TestParallelEvaluators runs activations on independent ciphertexts from
+// two goroutines, each with its own evaluator (go test -race).
+func TestParallelEvaluators(t *testing.T) {
+	f := getFixture(t, 13, 1)
+	p := approx.Poly{0.25, 0.5, 0.125}
+	xs := testValues(f.plan.Params.MaxSlots(), -4, 4, 8)
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	outs := make([][]float64, 2)
+	for g := 0; g < 2; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			eval := f.keys.NewEvaluator()
+			ct, err := f.owner.Encrypt(xs, 1)
+			if err != nil {
+				errs[g] = err
+				return
+			}
+			out, _, err := EvalQuadratic(eval, ct, p, QuadOptions{})
+			if err != nil {
+				errs[g] = err
+				return
+			}
+			outs[g], errs[g] = f.owner.Decrypt(out)
+		}(g)
+	}
+	wg.Wait()
+	for g := range errs {
+		if errs[g] != nil {
+			t.Fatal(errs[g])
+		}
+		for i, x := range xs {
+			if d := math.Abs(outs[g][i] - p.Eval(x)); d > 1e-6 {
+				t.Fatalf("goroutine %d slot %d: error %g", g, i, d)
+			}
+		}
+	}
+}
+
+func TestRunActivationReport(t *testing.T) {
+	act := &approx.Activation{
+		Format: approx.FormatV1, Target: "relu", Kernel: "gaussian", Bandwidth: 0.5, Method: "ls", Degree: 2,
+		Interval: [2]float64{-3, 3}, Coefficients: []float64{0.25, 0.5, 0.125},
+	}
+	vals := testValues(5000, -3.5, 3.5, 9)
+	r, err := RunReport(act, vals, ReportOptions{LogN: 13, Reps: 1, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.LevelsConsumed != 1 || r.GenericLevelsConsumed != 2 {
+		t.Errorf("levels %d / %d", r.LevelsConsumed, r.GenericLevelsConsumed)
+	}
+	if r.PrecisionBits < 20 {
+		t.Errorf("precision %.1f bits", r.PrecisionBits)
+	}
+	if r.Ciphertexts != 2 || r.Values != 5000 {
+		t.Errorf("%d ciphertexts for %d values", r.Ciphertexts, r.Values)
+	}
+	// Closed form: the plaintext error against ReLU is p(x) - relu(x),
+	// largest at the ends |x| = 3.5: 0.25 + 1.75 + 1.53125 - 3.5 = 0.03125,
+	// and at 0: 0.25.
+	if math.Abs(r.PlainMaxAbsErrVsReLU-0.25) > 1e-3 {
+		t.Errorf("plaintext max error vs ReLU %v, want 0.25", r.PlainMaxAbsErrVsReLU)
+	}
+	if math.Abs(r.MaxAbsErrVsReLU-r.PlainMaxAbsErrVsReLU) > 1e-5 || r.MaxAbsErrVsPoly > 1e-5 {
+		t.Errorf("encrypted errors %g vs poly, %g vs ReLU", r.MaxAbsErrVsPoly, r.MaxAbsErrVsReLU)
+	}
+	outside := 0
+	for _, v := range vals {
+		if math.Abs(v) > 3 {
+			outside++
+		}
+	}
+	if r.Outside != outside || r.Warning == "" {
+		t.Errorf("outside %d (want %d), warning %q", r.Outside, outside, r.Warning)
+	}
+	if _, err := RunReport(act, nil, ReportOptions{LogN: 13}); err == nil {
+		t.Error("no values accepted")
+	}
+	if _, err := RunReport(act, []float64{math.Inf(1)}, ReportOptions{LogN: 13}); err == nil {
+		t.Error("Inf accepted")
+	}
+}

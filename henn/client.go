@@ -1,0 +1,172 @@
+package henn
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/krelu/krelu/he"
+	"github.com/tuneinsight/lattigo/v6/core/rlwe"
+	"github.com/tuneinsight/lattigo/v6/schemes/ckks"
+)
+
+// Client holds the secret key (inside an he.KeyOwner): it encrypts inputs,
+// makes the public evaluation keys a [Server] needs, and decrypts logits.
+type Client struct {
+	owner *he.KeyOwner
+}
+
+// NewClient generates a fresh key pair for params (use [Model.Params]).
+func NewClient(params ckks.Parameters) (*Client, error) {
+	o, err := he.NewKeyOwner(params)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{owner: o}, nil
+}
+
+// Params returns the client's parameters.
+func (c *Client) Params() ckks.Parameters { return c.owner.Params() }
+
+// EvaluationKeys returns the relinearization key and the Galois keys for
+// rotations (use [Model.Rotations]); this is all a server receives.
+func (c *Client) EvaluationKeys(rotations []int) (*he.EvaluationKeys, error) {
+	return c.owner.EvaluationKeys(rotations...)
+}
+
+func (c *Client) checkLayout(l Layout) error {
+	p := c.owner.Params()
+	if !l.Params.Equal(&p) {
+		return fmt.Errorf("henn: layout is for other parameters (LogN %d, %d levels) than the client's (LogN %d, %d levels)",
+			l.Params.LogN(), l.Params.MaxLevel(), p.LogN(), p.MaxLevel())
+	}
+	return nil
+}
+
+// EncryptBatch encrypts inputs (each of l.InputDim features) in the Packed
+// or Slots layout. Packed: groups of l.Stride inputs per ciphertext. Slots:
+// groups of up to l.Stride inputs, one ciphertext per feature.
+func (c *Client) EncryptBatch(l Layout, inputs [][]float64) (*Ciphertexts, error) {
+	if err := c.checkLayout(l); err != nil {
+		return nil, err
+	}
+	if l.Mode != Packed && l.Mode != Slots {
+		return nil, fmt.Errorf("henn: EncryptBatch needs a Packed or Slots layout, not %v (use EncryptSentences)", l.Mode)
+	}
+	if len(inputs) == 0 {
+		return nil, errors.New("henn: no inputs to encrypt")
+	}
+	for i, x := range inputs {
+		if len(x) != l.InputDim {
+			return nil, fmt.Errorf("henn: input %d has %d features, the model takes %d", i, len(x), l.InputDim)
+		}
+		if err := finite(x); err != nil {
+			return nil, fmt.Errorf("henn: input %d: %w", i, err)
+		}
+	}
+	out := &Ciphertexts{}
+	n := l.Params.MaxSlots()
+	for start := 0; start < len(inputs); start += l.Stride {
+		group := inputs[start:min(start+l.Stride, len(inputs))]
+		var cts []*rlwe.Ciphertext
+		if l.Mode == Packed {
+			v := make([]float64, n)
+			for f := 0; f < l.Block; f++ {
+				if j := f % l.InPeriod; j < l.InputDim {
+					for s, x := range group {
+						v[f*l.Stride+s] = x[j]
+					}
+				}
+			}
+			ct, err := c.owner.Encrypt(v, l.Level)
+			if err != nil {
+				return nil, err
+			}
+			cts = []*rlwe.Ciphertext{ct}
+		} else {
+			cts = make([]*rlwe.Ciphertext, l.InputDim)
+			var fe firstError
+			parallel(l.InputDim, 2, func(j int) {
+				v := make([]float64, n)
+				for s, x := range group {
+					v[s] = x[j]
+				}
+				ct, err := c.owner.Encrypt(v, l.Level)
+				fe.set(err)
+				cts[j] = ct
+			})
+			if fe.err != nil {
+				return nil, fe.err
+			}
+		}
+		out.Groups = append(out.Groups, cts)
+		out.Counts = append(out.Counts, len(group))
+	}
+	return out, nil
+}
+
+// DecryptLogits decrypts the server's output into one logit vector per
+// input, in input order. It fails when the decrypted slots reach the size
+// of the last modulus, which is what a wrong key (or an overflow) gives.
+func (c *Client) DecryptLogits(l Layout, out *Ciphertexts) ([][]float64, error) {
+	if err := c.checkLayout(l); err != nil {
+		return nil, err
+	}
+	if out == nil || len(out.Groups) != len(out.Counts) {
+		return nil, errors.New("henn: malformed output ciphertexts")
+	}
+	var logits [][]float64
+	for g, group := range out.Groups {
+		want := 1
+		if l.Mode == Slots || l.Mode == Tokens {
+			want = l.OutputDim
+		}
+		if len(group) != want {
+			return nil, fmt.Errorf("henn: output group %d has %d ciphertexts, want %d", g, len(group), want)
+		}
+		vals := make([][]float64, len(group))
+		for i, ct := range group {
+			v, err := c.owner.Decrypt(ct)
+			if err != nil {
+				return nil, err
+			}
+			if err := c.sane(v); err != nil {
+				return nil, fmt.Errorf("henn: output group %d: %w", g, err)
+			}
+			vals[i] = v
+		}
+		for s := 0; s < out.Counts[g]; s++ {
+			y := make([]float64, l.OutputDim)
+			for j := range y {
+				switch l.Mode {
+				case Packed:
+					y[j] = vals[0][j*l.Stride+s]
+				case Slots:
+					y[j] = vals[j][s]
+				case Tokens:
+					y[j] = vals[j][0]
+				}
+			}
+			logits = append(logits, y)
+		}
+	}
+	return logits, nil
+}
+
+// sane rejects decryptions that fill the modulus range: with the right key
+// the values stay far below q0/(2·scale).
+func (c *Client) sane(v []float64) error {
+	p := c.owner.Params()
+	bound := float64(p.Q()[0]) / (2 * p.DefaultScale().Float64())
+	var m float64
+	for _, x := range v {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return errors.New("decryption gave a non-finite value (wrong key or parameters?)")
+		}
+		m = max(m, math.Abs(x))
+	}
+	if m > bound/2 {
+		return fmt.Errorf("decrypted values reach %.3g, near the modulus bound %.3g: wrong secret key, ciphertexts from other parameters, or values that overflow", m, bound)
+	}
+	return nil
+}

@@ -1,0 +1,325 @@
+package henn
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"sort"
+
+	"github.com/tuneinsight/lattigo/v6/schemes/ckks"
+)
+
+// Mode selects how inputs are laid out in ciphertext slots.
+type Mode int
+
+const (
+	// Packed puts several whole inputs in one ciphertext (feature f of input
+	// s in slot f·S+s) and evaluates dense layers by rotations (diagonal
+	// method, baby-step giant-step). Low latency: one image is one ciphertext.
+	Packed Mode = iota
+	// Slots is the CryptoNets layout: one ciphertext per feature, one slot
+	// per input. Dense layers are scalar multiply-adds without rotations;
+	// high throughput once thousands of inputs share the ciphertexts, but a
+	// single input costs as much as a full batch.
+	Slots
+	// Tokens is the layout of an [FFNBlock]: one sentence per ciphertext,
+	// feature f of token t in slot f·S+t.
+	Tokens
+)
+
+func (m Mode) String() string {
+	switch m {
+	case Packed:
+		return "packed"
+	case Slots:
+		return "slots"
+	case Tokens:
+		return "tokens"
+	}
+	return fmt.Sprintf("Mode(%d)", int(m))
+}
+
+// Options tune [Compile], [CompileFFN], [Run] and [RunFFN].
+type Options struct {
+	// Mode is Packed (default) or Slots for networks; FFN blocks always use
+	// Tokens. Run also accepts Auto.
+	Mode Mode
+	// LogN forces the ring degree; 0 picks the smallest secure one that fits.
+	LogN int
+	// MaxTokens is the longest sentence an FFN layout must hold (default 64).
+	MaxTokens int
+	// Workers bounds the goroutines of one evaluation (default GOMAXPROCS).
+	Workers int
+}
+
+// Auto (for [Run] only) evaluates the inputs in the Slots layout for
+// throughput and measures single-input latency separately in Packed mode.
+const Auto Mode = -1
+
+func (o Options) workers() int {
+	if o.Workers > 0 {
+		return o.Workers
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// Layout is the public description of how a [Model] packs data: what a
+// client needs to encrypt inputs and decode outputs. It holds no weights.
+type Layout struct {
+	Mode      Mode
+	Params    ckks.Parameters
+	InputDim  int
+	OutputDim int
+	// Level is the level inputs are encrypted at (= the model's depth).
+	Level int
+	// Block is the number of feature positions per input (a power of two);
+	// Stride is the number of inputs (Packed) or tokens (Tokens) that share
+	// a ciphertext: Block·Stride = slots. In Slots mode Block = 1 and
+	// Stride = slots.
+	Block, Stride int
+	// InPeriod is the period (a power of two ≥ InputDim) with which the
+	// client tiles each input over the Block positions; OutPeriod is the
+	// period of the output.
+	InPeriod, OutPeriod int
+}
+
+// PerCiphertext is how many inputs (sentences for Tokens) one ciphertext
+// (Slots: one set of InputDim ciphertexts) holds.
+func (l Layout) PerCiphertext() int {
+	if l.Mode == Tokens {
+		return 1
+	}
+	return l.Stride
+}
+
+// Model is a network compiled for encrypted evaluation: the parameters,
+// the layout, and the linear maps with their diagonals found. Its weights
+// belong to the server; a client needs only [Model.Layout].
+type Model struct {
+	layout Layout
+	preset string
+	stages []stage
+	ffn    *ffnPlan
+	opts   Options
+
+	// Packed: per linear stage, the diagonal structure.
+	diag []*diagMap
+}
+
+// Layout returns the public packing description.
+func (m *Model) Layout() Layout { return m.layout }
+
+// Params returns the CKKS parameters the model was planned for.
+func (m *Model) Params() ckks.Parameters { return m.layout.Params }
+
+// Preset names the he preset the modulus chain was taken from.
+func (m *Model) Preset() string { return m.preset }
+
+// Depth is the number of levels one evaluation consumes.
+func (m *Model) Depth() int { return m.layout.Level }
+
+// Rotations returns the slot rotations the server needs Galois keys for.
+func (m *Model) Rotations() []int {
+	set := map[int]bool{}
+	S := m.layout.Stride
+	for _, d := range m.diag {
+		for _, r := range d.rotations() {
+			set[r*S] = true
+		}
+	}
+	if m.ffn != nil {
+		for _, r := range m.ffn.rotations(S) {
+			set[r] = true
+		}
+	}
+	out := make([]int, 0, len(set))
+	for r := range set {
+		if r != 0 {
+			out = append(out, r)
+		}
+	}
+	sort.Ints(out)
+	return out
+}
+
+func pow2(n int) int {
+	p := 1
+	for p < n {
+		p <<= 1
+	}
+	return p
+}
+
+// Compile checks net, lowers it to linear maps and squares, plans the
+// parameters (the depth is the number of both) and lays it out in mode
+// Packed or Slots.
+func Compile(net Network, opts Options) (*Model, error) {
+	stages, outDim, err := lower(net)
+	if err != nil {
+		return nil, err
+	}
+	if len(stages) == 0 {
+		return nil, fmt.Errorf("henn: network is the identity; nothing to evaluate")
+	}
+	depth := len(stages)
+	m := &Model{stages: stages, opts: opts}
+	var slots int
+	block := 1
+	switch opts.Mode {
+	case Packed:
+		block = pow2(net.InputDim)
+		for _, s := range stages {
+			if s.lin != nil {
+				block = max(block, pow2(s.lin.out))
+			}
+		}
+		slots = block
+	case Slots:
+		slots = 1
+	default:
+		return nil, fmt.Errorf("henn: mode %v is not a network layout (use Packed or Slots)", opts.Mode)
+	}
+	choice, err := ChooseParams(depth, slots, opts.LogN)
+	if err != nil {
+		return nil, fmt.Errorf("%w (network: %d linear maps + %d squares)", err, depth-countSquares(stages), countSquares(stages))
+	}
+	n := choice.Params.MaxSlots()
+	m.preset = choice.Preset
+	m.layout = Layout{Mode: opts.Mode, Params: choice.Params, InputDim: net.InputDim, OutputDim: outDim,
+		Level: depth, Block: block, Stride: n / block, InPeriod: pow2(net.InputDim), OutPeriod: pow2(outDim)}
+	if opts.Mode == Slots {
+		m.layout.InPeriod, m.layout.OutPeriod = 1, 1
+		return m, nil
+	}
+	for _, s := range stages {
+		if s.lin != nil {
+			m.diag = append(m.diag, newDiagMap(s.lin, block))
+		}
+	}
+	return m, nil
+}
+
+func countSquares(st []stage) int {
+	n := 0
+	for _, s := range st {
+		if s.lin == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// diagMap is a linear map x (period pa) ↦ y (period pb) written as
+// generalized diagonals (Halevi–Shoup; the "hybrid" rectangular form of
+// Juvekar et al., GAZELLE 2018): y' = Σ_k d_k ⊙ rot(x, k), followed, when
+// pb < pa, by log2(pa/pb) rotate-and-add steps. Only nonzero diagonals are
+// kept, which is what makes a convolution given as a sparse matrix cheap.
+type diagMap struct {
+	pa, pb int
+	diags  map[int][]float64 // k → one period (length max(pa,pb)) of d_k
+	bias   []float64         // one period (pb) of the bias
+	sum    []int             // rotate-and-add steps (feature units)
+	n1     int               // baby-step size
+	babies []int             // distinct k mod n1
+	giants []int             // distinct k − k mod n1
+}
+
+func newDiagMap(a *affine, block int) *diagMap {
+	pa, pb := pow2(a.in), pow2(a.out)
+	d := &diagMap{pa: pa, pb: pb, diags: map[int][]float64{}}
+	L, K := pa, pb // wide: pb diagonals of length pa
+	if pb > pa {
+		L, K = pb, pa // tall: pa diagonals of length pb
+	}
+	w := a.matrix()
+	for k := 0; k < K; k++ {
+		v := make([]float64, L)
+		nz := false
+		for i := 0; i < L; i++ {
+			row, col := i%pb, (i+k)%pa
+			if row < a.out && col < a.in {
+				if x := w[row][col]; x != 0 {
+					v[i], nz = x, true
+				}
+			}
+		}
+		if nz {
+			d.diags[k] = v
+		}
+	}
+	d.bias = make([]float64, pb)
+	copy(d.bias, a.b)
+	for s := pb; s < pa; s <<= 1 {
+		d.sum = append(d.sum, s)
+	}
+	ks := make([]int, 0, len(d.diags))
+	for k := range d.diags {
+		ks = append(ks, k)
+	}
+	sort.Ints(ks)
+	d.n1, d.babies, d.giants = bsgsSplit(ks, K)
+	return d
+}
+
+// bsgsSplit picks the baby-step size n1 (a power of two) that minimizes the
+// rotation count for diagonals ks < K: hoisted baby steps (counted at 0.6,
+// they share one key-switch decomposition) plus giant steps.
+func bsgsSplit(ks []int, K int) (n1 int, babies, giants []int) {
+	best := math.Inf(1)
+	for c := 1; c <= K; c <<= 1 {
+		b, g := map[int]bool{}, map[int]bool{}
+		for _, k := range ks {
+			b[k%c], g[k-k%c] = true, true
+		}
+		cost := 0.6*float64(len(b)) + float64(len(g))
+		if b[0] {
+			cost -= 0.6
+		}
+		if g[0] {
+			cost--
+		}
+		if cost < best-1e-9 {
+			best, n1 = cost, c
+			babies, giants = sortedKeys(b), sortedKeys(g)
+		}
+	}
+	if n1 == 0 {
+		n1 = 1
+	}
+	return n1, babies, giants
+}
+
+func sortedKeys(m map[int]bool) []int {
+	out := make([]int, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Ints(out)
+	return out
+}
+
+func (d *diagMap) rotations() []int {
+	var r []int
+	r = append(r, d.babies...)
+	r = append(r, d.giants...)
+	r = append(r, d.sum...)
+	return r
+}
+
+// slotVector spreads one period of a feature vector over the slots:
+// slot f·S+s holds v[(f+shift) mod len(v)] for every input s.
+func slotVector(v []float64, shift, block, stride int) []float64 {
+	out := make([]float64, block*stride)
+	L := len(v)
+	for f := 0; f < block; f++ {
+		x := v[((f+shift)%L+L)%L]
+		if x == 0 {
+			continue
+		}
+		row := out[f*stride : (f+1)*stride]
+		for s := range row {
+			row[s] = x
+		}
+	}
+	return out
+}

@@ -1,0 +1,152 @@
+package henn
+
+import (
+	"fmt"
+	"time"
+)
+
+// Stats describes one in-process client/server run.
+type Stats struct {
+	Mode          string `json:"mode"`
+	Preset        string `json:"preset"`
+	LogN          int    `json:"log_n"`
+	Slots         int    `json:"slots"`
+	Depth         int    `json:"depth"`
+	Inputs        int    `json:"inputs"`
+	PerCiphertext int    `json:"inputs_per_ciphertext"`
+	Rotations     int    `json:"rotation_keys"`
+
+	KeyGen   time.Duration `json:"keygen_ns"`
+	Setup    time.Duration `json:"server_setup_ns"` // encoding the diagonals
+	Encrypt  time.Duration `json:"encrypt_ns"`
+	Evaluate time.Duration `json:"evaluate_ns"`
+	Decrypt  time.Duration `json:"decrypt_ns"`
+	// Latency is the encrypt+evaluate+decrypt time of a single input, in
+	// Packed (networks) or Tokens (FFN) mode.
+	Latency time.Duration `json:"latency_single_ns"`
+	// PerInput is (Encrypt+Evaluate+Decrypt)/Inputs for the whole run.
+	PerInput time.Duration `json:"amortized_per_input_ns"`
+	// CPU is the process CPU time (user+system) spent from key generation to
+	// the last decryption. On a shared machine wall-clock figures overstate
+	// the cost; CPU/2 is what fully parallel work takes on 2 idle cores.
+	CPU time.Duration `json:"cpu_ns"`
+
+	InputBytes  int64 `json:"input_ciphertext_bytes"`  // all encrypted inputs
+	OutputBytes int64 `json:"output_ciphertext_bytes"` // all encrypted outputs
+	KeyBytes    int64 `json:"evaluation_key_bytes"`    // relinearization + Galois keys
+}
+
+// Run compiles net, makes a client and a server, and runs inputs through
+// encryption, evaluation and decryption in process. With opts.Mode = Auto
+// the batch runs in the Slots layout and Stats.Latency comes from an extra
+// single-input Packed run; otherwise Latency is the first group's round
+// trip in the chosen mode (one input per group in Packed mode when
+// len(inputs) = 1).
+func Run(net Network, inputs [][]float64, opts Options) ([][]float64, Stats, error) {
+	if opts.Mode == Auto {
+		o := opts
+		o.Mode = Slots
+		logits, st, err := Run(net, inputs, o)
+		if err != nil {
+			return nil, st, err
+		}
+		o.Mode = Packed
+		_, one, err := Run(net, inputs[:1], o)
+		if err != nil {
+			return nil, st, fmt.Errorf("henn: packed latency run: %w", err)
+		}
+		st.Mode = "auto (slots batch, packed latency)"
+		st.Latency = one.Latency
+		return logits, st, nil
+	}
+	m, err := Compile(net, opts)
+	if err != nil {
+		return nil, Stats{}, err
+	}
+	return runModel(m, len(inputs), func(c *Client) (*Ciphertexts, error) { return c.EncryptBatch(m.Layout(), inputs) })
+}
+
+// RunFFN is [Run] for an FFN block over sentences of token vectors.
+func RunFFN(b FFNBlock, sentences [][][]float64, opts Options) ([][]float64, Stats, error) {
+	m, err := CompileFFN(b, opts)
+	if err != nil {
+		return nil, Stats{}, err
+	}
+	return runModel(m, len(sentences), func(c *Client) (*Ciphertexts, error) {
+		return c.EncryptSentences(m.Layout(), sentences)
+	})
+}
+
+func runModel(m *Model, n int, encrypt func(*Client) (*Ciphertexts, error)) ([][]float64, Stats, error) {
+	l := m.Layout()
+	st := Stats{Mode: l.Mode.String(), Preset: m.Preset(), LogN: l.Params.LogN(), Slots: l.Params.MaxSlots(),
+		Depth: m.Depth(), Inputs: n, PerCiphertext: l.PerCiphertext(), Rotations: len(m.Rotations())}
+	cpu0 := cpuTime()
+	t0 := time.Now()
+	client, err := NewClient(m.Params())
+	if err != nil {
+		return nil, st, err
+	}
+	evk, err := client.EvaluationKeys(m.Rotations())
+	if err != nil {
+		return nil, st, err
+	}
+	st.KeyGen = time.Since(t0)
+	st.KeyBytes = int64(evk.KeySet().BinarySize())
+	t0 = time.Now()
+	server, err := NewServer(m, evk)
+	if err != nil {
+		return nil, st, err
+	}
+	st.Setup = time.Since(t0)
+
+	t0 = time.Now()
+	in, err := encrypt(client)
+	if err != nil {
+		return nil, st, err
+	}
+	st.Encrypt = time.Since(t0)
+	st.InputBytes = in.BinarySize()
+
+	// The first group alone gives the single-input latency; the rest follow.
+	first := &Ciphertexts{Groups: in.Groups[:1], Counts: in.Counts[:1]}
+	rest := &Ciphertexts{Groups: in.Groups[1:], Counts: in.Counts[1:]}
+	if in.Lengths != nil {
+		first.Lengths, rest.Lengths = in.Lengths[:1], in.Lengths[1:]
+	}
+	t0 = time.Now()
+	out, err := server.Evaluate(first)
+	if err != nil {
+		return nil, st, err
+	}
+	evalFirst := time.Since(t0)
+	t0 = time.Now()
+	logits, err := client.DecryptLogits(l, out)
+	if err != nil {
+		return nil, st, err
+	}
+	decFirst := time.Since(t0)
+	encFirst := st.Encrypt / time.Duration(len(in.Groups))
+	st.Latency = encFirst + evalFirst + decFirst
+	st.OutputBytes = out.BinarySize()
+	st.Evaluate, st.Decrypt = evalFirst, decFirst
+	if len(rest.Groups) > 0 {
+		t0 = time.Now()
+		out2, err := server.Evaluate(rest)
+		if err != nil {
+			return nil, st, err
+		}
+		st.Evaluate += time.Since(t0)
+		t0 = time.Now()
+		more, err := client.DecryptLogits(l, out2)
+		if err != nil {
+			return nil, st, err
+		}
+		st.Decrypt += time.Since(t0)
+		st.OutputBytes += out2.BinarySize()
+		logits = append(logits, more...)
+	}
+	st.CPU = cpuTime() - cpu0
+	st.PerInput = (st.Encrypt + st.Evaluate + st.Decrypt) / time.Duration(max(n, 1))
+	return logits, st, nil
+}

@@ -1,0 +1,117 @@
+package llama2c
+
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
+// Fidelity compares a model whose FFN activation was replaced with the
+// original (SiLU) model on the same token sequences. Every position except
+// the last of each sequence predicts the next token of that sequence.
+type Fidelity struct {
+	Sequences int `json:"sequences"`
+	Positions int `json:"positions"` // predictions scored
+	// Perplexity is exp(mean −log p(next token)) under the replaced model;
+	// RefPerplexity the same under the original.
+	Perplexity    float64 `json:"perplexity"`
+	RefPerplexity float64 `json:"ref_perplexity"`
+	// Top1Agreement is the fraction of positions where both models' most
+	// likely next token coincide.
+	Top1Agreement float64 `json:"top1_agreement"`
+	// KL is the mean KL(p_original ‖ p_replaced) of the next-token
+	// distributions, in nats; KLMax its largest value at one position.
+	KL    float64 `json:"kl"`
+	KLMax float64 `json:"kl_max"`
+	// Diverged counts positions where the replaced model's logits were not
+	// finite (the polynomial blew up); they score as infinite loss and KL.
+	Diverged int `json:"diverged"`
+}
+
+// Compare runs the original model and the model with act in place of SiLU
+// (per layer when len(acts) == NLayers, else one function for all layers)
+// over seqs, each a token sequence starting at position 0.
+func Compare(m *Model, seqs [][]int, acts ...func(float64) float64) (Fidelity, error) {
+	if len(acts) != 1 && len(acts) != m.NLayers {
+		return Fidelity{}, fmt.Errorf("llama2c: %d activations for %d layers (want 1 or %d)", len(acts), m.NLayers, m.NLayers)
+	}
+	ref, sub := m.NewState(), m.NewState()
+	for l := range m.NLayers {
+		sub.SetLayerActivation(l, acts[min(l, len(acts)-1)])
+	}
+	var f Fidelity
+	var nll, refNLL, kl float64
+	var agree int
+	pRef := make([]float64, m.VocabSize)
+	pSub := make([]float64, m.VocabSize)
+	for si, seq := range seqs {
+		if len(seq) > m.SeqLen {
+			return Fidelity{}, fmt.Errorf("llama2c: sequence %d has %d tokens, more than seq_len %d", si, len(seq), m.SeqLen)
+		}
+		if len(seq) < 2 {
+			continue
+		}
+		f.Sequences++
+		for pos := 0; pos+1 < len(seq); pos++ {
+			lr, err := ref.Forward(seq[pos], pos)
+			if err != nil {
+				return Fidelity{}, fmt.Errorf("sequence %d: %w", si, err)
+			}
+			logSoftmax(pRef, lr)
+			ls, err := sub.Forward(seq[pos], pos)
+			if err != nil {
+				return Fidelity{}, fmt.Errorf("sequence %d: %w", si, err)
+			}
+			next := seq[pos+1]
+			f.Positions++
+			refNLL -= pRef[next]
+			if !logSoftmax(pSub, ls) {
+				f.Diverged++
+				nll, kl = math.Inf(1), math.Inf(1)
+				f.KLMax = math.Inf(1)
+				continue
+			}
+			nll -= pSub[next]
+			if Argmax(pRef) == Argmax(pSub) {
+				agree++
+			}
+			var d float64
+			for i, lp := range pRef {
+				d += math.Exp(lp) * (lp - pSub[i])
+			}
+			d = math.Max(d, 0) // rounding can make an exact match slightly negative
+			kl += d
+			f.KLMax = math.Max(f.KLMax, d)
+		}
+	}
+	if f.Positions == 0 {
+		return Fidelity{}, errors.New("llama2c: no sequence has two tokens to score")
+	}
+	n := float64(f.Positions)
+	f.Perplexity = math.Exp(nll / n)
+	f.RefPerplexity = math.Exp(refNLL / n)
+	f.Top1Agreement = float64(agree) / n
+	f.KL = kl / n
+	return f, nil
+}
+
+// logSoftmax sets out = log softmax(logits) and reports whether every
+// logit was finite.
+func logSoftmax(out, logits []float64) bool {
+	max := math.Inf(-1)
+	for _, v := range logits {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return false
+		}
+		max = math.Max(max, v)
+	}
+	var sum float64
+	for _, v := range logits {
+		sum += math.Exp(v - max)
+	}
+	lse := max + math.Log(sum)
+	for i, v := range logits {
+		out[i] = v - lse
+	}
+	return true
+}

@@ -1,0 +1,58 @@
+// Package nn trains small image classifiers with hand-written forward and
+// backward passes over gonum, with ReLU or polynomial activations, so that a
+// trained model can be evaluated under CKKS homomorphic encryption (package
+// henn) with the same weights.
+//
+// # Numbers
+//
+// Everything is float64. gonum/mat, whose Dense products go to gonum's
+// blocked, goroutine-parallel Dgemm, is float64 only; a float32 path would
+// mean hand-calling blas32 for every product and losing mat's slicing.
+// float64 also keeps the finite-difference gradient checks meaningful (a
+// central difference with step 1e-5 needs ~1e-10 relative precision), and
+// CKKS encodes float64 (complex128) values anyway, so the exported model is
+// bit-identical to the trained one. At MNIST sizes float64 costs nothing that
+// matters: one MLP epoch over 60,000 images is a few seconds on 2 cores.
+//
+// Every layer works on a whole mini-batch (one image per row), so the cost
+// is a handful of matrix products per batch, never a per-sample loop.
+//
+// # Layers
+//
+//   - Dense: y = x·W + b, W is in×out, He initialisation.
+//   - Conv: a 2-D convolution over HWC images by im2col (Chellapilla,
+//     Puri & Simard 2006): the patches of a batch become the rows of one
+//     matrix, so the convolution is a single product. For encrypted
+//     evaluation it is expanded into the equivalent dense matrix.
+//   - Act: ReLU, or any polynomial approx.Poly (a fitted activation read from
+//     the approx engine's JSON), in the power basis.
+//
+// Loss is softmax cross-entropy, the optimiser Adam (Kingma & Ba 2015).
+// Training uses seeded shuffling, mini-batches, early stopping on a
+// validation split (keeping the best weights) and an optional gradient-norm
+// clip, which polynomial activations need: x² and its relatives have
+// unbounded derivatives and a single bad batch can otherwise blow up.
+//
+// # Checkpoints
+//
+// A checkpoint (format version 1) is, in order:
+//
+//	magic   8 bytes  "KRELUNN\x00"
+//	version uint32 little-endian, = 1
+//	hlen    uint32 little-endian, length of the header
+//	header  hlen bytes of JSON: {"arch", "task", "input_dim", "layers": [...]}
+//	        each layer {"type": "dense"|"conv"|"act", sizes, "poly": [...]}
+//	params  float64 little-endian, layer by layer (W then b), in header order
+//	crc     uint32 little-endian, IEEE CRC-32 of everything before it
+//
+// The header fully describes the architecture, so Load rebuilds the network
+// without any other input, and LoadInto refuses a checkpoint whose layers
+// differ from the receiving network's.
+//
+// # Decision-aware quadratic
+//
+// DecisionAware implements the competitor of Li, Wu & Miao (arXiv
+// 2605.22237): one shared quadratic αu²+βu+η per activation layer, chosen so
+// that the swapped model keeps the ReLU model's decisions on a calibration
+// set with maximum margin. See DecisionAware for the exact program solved.
+package nn

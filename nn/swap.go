@@ -1,0 +1,563 @@
+package nn
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/krelu/krelu/approx"
+)
+
+// Fixed published quadratics (see docs/references.md).
+var (
+	// Square is CryptoNets' x² (Gilad-Bachrach et al. 2016).
+	Square = approx.Poly{0, 0, 1}
+	// FasterCryptoNets is (x+2)²/8 = 0.25 + 0.5x + 0.125x² (Chou et al. 2018).
+	FasterCryptoNets = approx.Poly{0.25, 0.5, 0.125}
+)
+
+// A Fitter chooses the polynomial of one activation layer from the
+// pre-activation values it sees on the calibration set.
+type Fitter func(pre []float64) (approx.Poly, error)
+
+// FixedFitter always returns p.
+func FixedFitter(p approx.Poly) Fitter {
+	return func([]float64) (approx.Poly, error) { return clonePoly(p), nil }
+}
+
+// DirectFitter fits ReLU by ordinary least squares of the given degree on
+// the pre-activations (the "direct" fit: no kernel smoothing).
+func DirectFitter(degree int) Fitter {
+	return func(u []float64) (approx.Poly, error) {
+		return LeastSquares(u, func(x float64) float64 { return math.Max(x, 0) }, degree)
+	}
+}
+
+// MinimaxFitter returns the minimax quadratic for ReLU on [−a, a] with a the
+// largest |pre-activation|: a/16 + x/2 + x²/(2a), worst error a/16.
+func MinimaxFitter() Fitter {
+	return func(u []float64) (approx.Poly, error) {
+		var a float64
+		for _, v := range u {
+			a = math.Max(a, math.Abs(v))
+		}
+		if !(a > 0) || math.IsInf(a, 0) {
+			return nil, fmt.Errorf("nn: minimax fit needs finite nonzero pre-activations, max |u| = %v", a)
+		}
+		return approx.Poly{a / 16, 0.5, 1 / (2 * a)}, nil
+	}
+}
+
+// GaussianSmoothedReLU is ReLU convolved with a centred Gaussian of
+// standard deviation h: x·Φ(x/h) + h·φ(x/h).
+func GaussianSmoothedReLU(x, h float64) float64 {
+	z := x / h
+	return x*0.5*math.Erfc(-z/math.Sqrt2) + h*math.Exp(-z*z/2)/math.Sqrt(2*math.Pi)
+}
+
+// KernelFitter is the krelu method (arXiv 2605.23641) through the approx
+// engine: least squares, weighted by the layer's own pre-activations, to
+// ReLU smoothed by a Gaussian kernel of bandwidth bw·σ(u), or of the
+// bandwidth approx chooses by cross-validation when bw is 0.
+func KernelFitter(degree int, bw float64) Fitter {
+	return func(u []float64) (approx.Poly, error) {
+		a, err := KernelActivation(u, degree, bw)
+		if err != nil {
+			return nil, err
+		}
+		return a.Poly(), nil
+	}
+}
+
+// KernelActivation runs approx.FitActivation on the pre-activations u (see
+// KernelFitter) and returns the full versioned activation.
+func KernelActivation(u []float64, degree int, bw float64) (*approx.Activation, error) {
+	s, err := approx.NewSample("nn pre-activations", u)
+	if err != nil {
+		return nil, err
+	}
+	opt := approx.FitOptions{Target: "relu", Kernel: "gaussian", Degree: degree, Calibration: s}
+	if bw > 0 {
+		_, sd := meanStd(u)
+		opt.Bandwidth = bw * sd
+	} else {
+		opt.AutoBandwidth = true
+	}
+	return approx.FitActivation(opt)
+}
+
+// LeastSquares returns the degree-d polynomial minimising Σ (p(u_i) − f(u_i))².
+// It solves in the variable t = u/s, s = max|u|, so the normal equations stay
+// well conditioned, and converts back to the power basis in u.
+func LeastSquares(u []float64, f func(float64) float64, d int) (approx.Poly, error) {
+	if d < 1 || d > 8 {
+		return nil, fmt.Errorf("nn: least-squares degree %d outside [1, 8]", d)
+	}
+	if len(u) <= d {
+		return nil, fmt.Errorf("nn: %d calibration values for a degree-%d fit", len(u), d)
+	}
+	var s float64
+	for _, v := range u {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, errors.New("nn: non-finite pre-activation")
+		}
+		s = math.Max(s, math.Abs(v))
+	}
+	if s == 0 {
+		return nil, errors.New("nn: all pre-activations are zero")
+	}
+	g := mat.NewSymDense(d+1, nil)
+	rhs := mat.NewVecDense(d+1, nil)
+	pw := make([]float64, 2*d+1)
+	for _, v := range u {
+		t, y := v/s, f(v)
+		pw[0] = 1
+		for k := 1; k <= 2*d; k++ {
+			pw[k] = pw[k-1] * t
+		}
+		for i := 0; i <= d; i++ {
+			rhs.SetVec(i, rhs.AtVec(i)+pw[i]*y)
+			for j := i; j <= d; j++ {
+				g.SetSym(i, j, g.At(i, j)+pw[i+j])
+			}
+		}
+	}
+	var ch mat.Cholesky
+	if !ch.Factorize(g) {
+		return nil, fmt.Errorf("nn: least-squares system singular (fewer than %d distinct pre-activations?)", d+1)
+	}
+	var c mat.VecDense
+	if err := ch.SolveVecTo(&c, rhs); err != nil {
+		return nil, fmt.Errorf("nn: least squares: %w", err)
+	}
+	p := make(approx.Poly, d+1)
+	for i := range p {
+		p[i] = c.AtVec(i) / math.Pow(s, float64(i))
+	}
+	return p, nil
+}
+
+func meanStd(u []float64) (m, sd float64) {
+	for _, v := range u {
+		m += v
+	}
+	m /= float64(len(u))
+	for _, v := range u {
+		sd += (v - m) * (v - m)
+	}
+	return m, math.Sqrt(sd / float64(len(u)))
+}
+
+// SwapResult records what a swap put in each activation layer.
+type SwapResult struct {
+	Polys []approx.Poly
+	// Margin (decision-aware only) is the smallest logit margin of the
+	// ReLU model's decisions under the swapped model on the calibration
+	// set, and Kept the fraction of those decisions it keeps.
+	Margin, Kept []float64
+	// Range is the [min, max] of each layer's calibration pre-activations,
+	// N their number, Bandwidth the kernel bandwidth used (0 if none).
+	Range     [][2]float64
+	N         []int
+	Bandwidth []float64
+}
+
+func (r *SwapResult) addRange(u []float64) {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, v := range u {
+		lo, hi = math.Min(lo, v), math.Max(hi, v)
+	}
+	r.Range = append(r.Range, [2]float64{lo, hi})
+	r.N = append(r.N, len(u))
+}
+
+// Swap returns a copy of n whose activation layers are replaced one after
+// another, first to last, each by fit applied to the pre-activations that
+// layer sees on calib in the partially swapped network.
+func Swap(n *Network, calib *mat.Dense, fit Fitter) (*Network, *SwapResult, error) {
+	return swap(n, calib, fit, 0)
+}
+
+// swap is Swap recording bw·σ as each layer's kernel bandwidth.
+func swap(n *Network, calib *mat.Dense, fit Fitter, bw float64) (*Network, *SwapResult, error) {
+	if err := n.CheckInput(calib); err != nil {
+		return nil, nil, err
+	}
+	m := n.Clone()
+	res := &SwapResult{}
+	for k, a := range m.Acts() {
+		rec, err := m.Record(calib)
+		if err != nil {
+			return nil, nil, err
+		}
+		p, err := fit(rec[k])
+		if err != nil {
+			return nil, nil, fmt.Errorf("activation layer %d: %w", k, err)
+		}
+		a.Poly = p
+		res.Polys = append(res.Polys, p)
+		res.addRange(rec[k])
+		_, sd := meanStd(rec[k])
+		res.Bandwidth = append(res.Bandwidth, bw*sd)
+	}
+	return m, res, nil
+}
+
+// SwapMethods lists the names accepted by SwapByName, with the degree each
+// puts in the network.
+var SwapMethods = map[string]int{
+	"square": 2, "fastercryptonets": 2, "direct": 2, "minimax2": 2,
+	"kernel": 2, "deg4": 4, "direct4": 4, "decision-aware": 2,
+}
+
+// SwapByName swaps n's activations by a named method (see SwapMethods):
+// square and fastercryptonets are fixed; direct, direct4 are least squares
+// to ReLU, kernel and deg4 least squares to the Gaussian-smoothed ReLU with
+// bandwidth bw·σ, minimax2 the minimax quadratic on the observed range, all
+// on the layer's own pre-activations over calib; decision-aware is
+// DecisionAware.
+func SwapByName(n *Network, calib *mat.Dense, method string, bw float64) (*Network, *SwapResult, error) {
+	var f Fitter
+	switch method {
+	case "square":
+		f = FixedFitter(Square)
+	case "fastercryptonets":
+		f = FixedFitter(FasterCryptoNets)
+	case "direct":
+		f = DirectFitter(2)
+	case "direct4":
+		f = DirectFitter(4)
+	case "minimax2":
+		f = MinimaxFitter()
+	case "kernel":
+		f = KernelFitter(2, bw)
+	case "deg4":
+		f = KernelFitter(4, bw)
+	case "decision-aware":
+		return DecisionAware(n, calib, DecisionAwareConfig{})
+	default:
+		names := make([]string, 0, len(SwapMethods))
+		for k := range SwapMethods {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		return nil, nil, fmt.Errorf("nn: unknown swap method %q (want a FILE.json or one of %s)", method, strings.Join(names, ", "))
+	}
+	return swap(n, calib, f, bw)
+}
+
+// DecisionAwareConfig tunes DecisionAware. Zero fields take the defaults.
+type DecisionAwareConfig struct {
+	// Lambda weighs ½‖(α,β,η)‖² against the mean squared hinge; default 1e-4.
+	Lambda float64
+}
+
+// DecisionAware replaces every activation of the ReLU network n by one
+// shared quadratic αu²+βu+η per layer, after Li, Wu & Miao (arXiv
+// 2605.22237): the quadratic is chosen so that the swapped network keeps
+// the ReLU network's decision c_i on each calibration sample with the
+// largest margin. For a rival class r the logit difference
+// Δ_ir = logit_c − logit_r must stay positive. Their max-margin program
+// (maximise t subject to Δ_ir ≥ t) is solved here in its soft-margin SVM
+// form, which also covers the infeasible case:
+//
+//	minimise  λ/2·‖(α,β,η)‖² + 1/M · Σ_ir max(0, 1 − Δ_ir(α,β,η))²
+//
+// over the M = samples × (classes−1) pairs; a unit functional margin plays
+// the role of t. For the last activation layer (followed by one dense layer,
+// as in the paper's head) Δ_ir is linear in (α,β,η), the program is a convex
+// piecewise quadratic in 3 variables and is solved by the generalised Newton
+// method for L2-SVMs (Mangasarian 2002) with backtracking.
+// Earlier layers (the CNN's first activation; the paper treats heads only)
+// are swapped first, in order, with the same objective evaluated through the
+// rest of the network (later activations still ReLU) and minimised by
+// Nelder–Mead. Both start from the least-squares quadratic to ReLU.
+func DecisionAware(n *Network, calib *mat.Dense, cfg DecisionAwareConfig) (*Network, *SwapResult, error) {
+	if cfg.Lambda <= 0 {
+		cfg.Lambda = 1e-4
+	}
+	for _, a := range n.Acts() {
+		if a.Poly != nil {
+			return nil, nil, errors.New("nn: decision-aware swap needs a ReLU network (its decisions are the target)")
+		}
+	}
+	ref, err := n.Predict(calib)
+	if err != nil {
+		return nil, nil, err
+	}
+	m := n.Clone()
+	acts := m.Acts()
+	res := &SwapResult{}
+	for k, a := range acts {
+		rec, err := m.Record(calib)
+		if err != nil {
+			return nil, nil, err
+		}
+		p0, err := LeastSquares(rec[k], func(x float64) float64 { return math.Max(x, 0) }, 2)
+		if err != nil {
+			return nil, nil, fmt.Errorf("activation layer %d: %w", k, err)
+		}
+		var obj func(w []float64) float64
+		var grad, hess func(g, w []float64)
+		last := k == len(acts)-1 && m.Layers[len(m.Layers)-1] != a && isHead(m, a)
+		res.addRange(rec[k])
+		res.Bandwidth = append(res.Bandwidth, 0)
+		if last {
+			obj, grad, hess = headObjective(m, a, rec[k], ref, cfg.Lambda)
+		} else {
+			obj = func(w []float64) float64 {
+				a.Poly = approx.Poly{w[2], w[1], w[0]}
+				l, _ := m.Logits(calib)
+				return hingeObjective(l, ref, w, cfg.Lambda)
+			}
+		}
+		w := []float64{p0[2], p0[1], p0[0]}
+		if last {
+			w = newtonSVM(obj, grad, hess, w)
+		} else {
+			w = nelderMead(obj, w, 200)
+		}
+		a.Poly = approx.Poly{w[2], w[1], w[0]}
+		res.Polys = append(res.Polys, clonePoly(a.Poly))
+		l, _ := m.Logits(calib)
+		mg, kept := margins(l, ref)
+		res.Margin = append(res.Margin, mg)
+		res.Kept = append(res.Kept, kept)
+	}
+	return m, res, nil
+}
+
+// isHead reports whether a is followed by exactly one dense layer.
+func isHead(n *Network, a *Act) bool {
+	for i, l := range n.Layers {
+		if l == Layer(a) {
+			if i != len(n.Layers)-2 {
+				return false
+			}
+			_, ok := n.Layers[i+1].(*Dense)
+			return ok
+		}
+	}
+	return false
+}
+
+// headObjective builds the linear-in-(α,β,η) margins of the head
+// act → Dense(W2, b2) and returns the SVM objective and its gradient.
+func headObjective(n *Network, a *Act, pre []float64, ref []int, lambda float64) (obj func([]float64) float64, grad, hess func([]float64, []float64)) {
+	d := n.Layers[len(n.Layers)-1].(*Dense)
+	rows := len(ref)
+	u := mat.NewDense(rows, a.Dim, pre)
+	u2 := mat.NewDense(rows, a.Dim, nil)
+	u2.MulElem(u, u)
+	w2 := d.wm()
+	var l2, l1 mat.Dense
+	l2.Mul(u2, w2)
+	l1.Mul(u, w2)
+	k := d.Out
+	l0 := make([]float64, k)
+	colSumInto(l0, w2)
+	// feats[j] = (coefficients of α, β, η, constant) for pair j.
+	var feats [][4]float64
+	for i, c := range ref {
+		for r := 0; r < k; r++ {
+			if r == c {
+				continue
+			}
+			feats = append(feats, [4]float64{l2.At(i, c) - l2.At(i, r), l1.At(i, c) - l1.At(i, r), l0[c] - l0[r], d.B.Value[c] - d.B.Value[r]})
+		}
+	}
+	M := float64(len(feats))
+	obj = func(w []float64) float64 {
+		s := lambda / 2 * (w[0]*w[0] + w[1]*w[1] + w[2]*w[2])
+		for _, f := range feats {
+			if h := 1 - (f[0]*w[0] + f[1]*w[1] + f[2]*w[2] + f[3]); h > 0 {
+				s += h * h / M
+			}
+		}
+		return s
+	}
+	grad = func(g, w []float64) {
+		for j := range 3 {
+			g[j] = lambda * w[j]
+		}
+		for _, f := range feats {
+			if h := 1 - (f[0]*w[0] + f[1]*w[1] + f[2]*w[2] + f[3]); h > 0 {
+				for j := range 3 {
+					g[j] -= 2 * h * f[j] / M
+				}
+			}
+		}
+	}
+	// hess fills the 3×3 generalised Hessian (row-major) of the squared
+	// hinge, which is piecewise constant.
+	hess = func(h, w []float64) {
+		clear(h)
+		for j := range 3 {
+			h[4*j] = lambda
+		}
+		for _, f := range feats {
+			if 1-(f[0]*w[0]+f[1]*w[1]+f[2]*w[2]+f[3]) > 0 {
+				for i := range 3 {
+					for j := range 3 {
+						h[3*i+j] += 2 * f[i] * f[j] / M
+					}
+				}
+			}
+		}
+	}
+	return obj, grad, hess
+}
+
+func hingeObjective(l *mat.Dense, ref []int, w []float64, lambda float64) float64 {
+	s := lambda / 2 * (w[0]*w[0] + w[1]*w[1] + w[2]*w[2])
+	_, k := l.Dims()
+	M := float64(len(ref) * (k - 1))
+	for i, c := range ref {
+		row := l.RawRowView(i)
+		for r, v := range row {
+			if r == c {
+				continue
+			}
+			if h := 1 - (row[c] - v); h > 0 {
+				s += h * h / M
+			} else if math.IsNaN(h) {
+				return math.Inf(1)
+			}
+		}
+	}
+	return s
+}
+
+// margins returns the smallest logit margin of ref under l and the
+// fraction of rows whose arg-max is ref.
+func margins(l *mat.Dense, ref []int) (minMargin, kept float64) {
+	minMargin = math.Inf(1)
+	p := Argmax(l)
+	for i, c := range ref {
+		row := l.RawRowView(i)
+		for r, v := range row {
+			if r != c {
+				minMargin = math.Min(minMargin, row[c]-v)
+			}
+		}
+	}
+	return minMargin, Accuracy(p, ref)
+}
+
+// newtonSVM minimises a convex piecewise quadratic in 3 variables by
+// generalised Newton steps with Armijo backtracking.
+func newtonSVM(obj func([]float64) float64, grad, hess func([]float64, []float64), w []float64) []float64 {
+	g, h := make([]float64, 3), make([]float64, 9)
+	f := obj(w)
+	for it := 0; it < 100; it++ {
+		grad(g, w)
+		hess(h, w)
+		var step mat.VecDense
+		if err := step.SolveVec(mat.NewDense(3, 3, h), mat.NewVecDense(3, g)); err != nil {
+			break
+		}
+		slope := -mat.Dot(&step, mat.NewVecDense(3, g))
+		t := 1.0
+		var wn []float64
+		var fn float64
+		for ; t > 1e-10; t /= 2 {
+			wn = []float64{w[0] - t*step.AtVec(0), w[1] - t*step.AtVec(1), w[2] - t*step.AtVec(2)}
+			if fn = obj(wn); fn <= f+1e-4*t*slope {
+				break
+			}
+		}
+		if t <= 1e-10 || f-fn <= 1e-15*math.Max(1, f) {
+			if fn < f {
+				w = wn
+			}
+			break
+		}
+		w, f = wn, fn
+	}
+	return w
+}
+
+// nelderMead minimises obj from x0 (Nelder & Mead 1965, standard
+// coefficients), starting with a simplex of 10% relative steps.
+func nelderMead(obj func([]float64) float64, x0 []float64, evals int) []float64 {
+	d := len(x0)
+	pts := make([][]float64, d+1)
+	fs := make([]float64, d+1)
+	for i := range pts {
+		pts[i] = append([]float64(nil), x0...)
+		if i > 0 {
+			step := 0.1 * math.Abs(x0[i-1])
+			if step == 0 {
+				step = 0.01
+			}
+			pts[i][i-1] += step
+		}
+		fs[i] = obj(pts[i])
+	}
+	n := d + 1
+	comb := func(a []float64, ca float64, b []float64, cb float64) []float64 {
+		o := make([]float64, d)
+		for j := range o {
+			o[j] = ca*a[j] + cb*b[j]
+		}
+		return o
+	}
+	for n < evals {
+		idx := []int{0, 1, 2, 3}[:d+1]
+		sort.Slice(idx, func(a, b int) bool { return fs[idx[a]] < fs[idx[b]] })
+		p2, f2 := make([][]float64, d+1), make([]float64, d+1)
+		for i, k := range idx {
+			p2[i], f2[i] = pts[k], fs[k]
+		}
+		pts, fs = p2, f2
+		if fs[d]-fs[0] <= 1e-12*math.Max(1, math.Abs(fs[0])) {
+			break
+		}
+		cen := make([]float64, d)
+		for _, p := range pts[:d] {
+			for j := range cen {
+				cen[j] += p[j] / float64(d)
+			}
+		}
+		xr := comb(cen, 2, pts[d], -1)
+		fr := obj(xr)
+		n++
+		switch {
+		case fr < fs[0]:
+			xe := comb(cen, 3, pts[d], -2)
+			fe := obj(xe)
+			n++
+			if fe < fr {
+				pts[d], fs[d] = xe, fe
+			} else {
+				pts[d], fs[d] = xr, fr
+			}
+		case fr < fs[d-1]:
+			pts[d], fs[d] = xr, fr
+		default:
+			xc := comb(cen, 0.5, pts[d], 0.5)
+			fc := obj(xc)
+			n++
+			if fc < fs[d] {
+				pts[d], fs[d] = xc, fc
+			} else {
+				for i := 1; i <= d; i++ {
+					pts[i] = comb(pts[0], 0.5, pts[i], 0.5)
+					fs[i] = obj(pts[i])
+					n++
+				}
+			}
+		}
+	}
+	best := 0
+	for i := range fs {
+		if fs[i] < fs[best] {
+			best = i
+		}
+	}
+	return pts[best]
+}

@@ -1,0 +1,269 @@
+package nn
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+// SoftmaxCrossEntropy returns the mean cross-entropy of logits against
+// labels and its gradient with respect to the logits.
+func SoftmaxCrossEntropy(logits *mat.Dense, labels []int) (float64, *mat.Dense) {
+	n, k := logits.Dims()
+	g := mat.NewDense(n, k, nil)
+	var loss float64
+	for i := 0; i < n; i++ {
+		row, gr := logits.RawRowView(i), g.RawRowView(i)
+		m := row[0]
+		for _, v := range row {
+			m = math.Max(m, v)
+		}
+		var s float64
+		for j, v := range row {
+			gr[j] = math.Exp(v - m)
+			s += gr[j]
+		}
+		loss += math.Log(s) + m - row[labels[i]]
+		for j := range gr {
+			gr[j] /= s * float64(n)
+		}
+		gr[labels[i]] -= 1 / float64(n)
+	}
+	return loss / float64(n), g
+}
+
+// Adam is the optimiser of Kingma & Ba (2015) with bias correction.
+type Adam struct {
+	LR, Beta1, Beta2, Eps float64
+	t                     int
+	m, v                  [][]float64
+}
+
+// NewAdam returns Adam with the usual β1 = 0.9, β2 = 0.999, ε = 1e-8.
+func NewAdam(lr float64) *Adam { return &Adam{LR: lr, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8} }
+
+// Step updates ps from their gradients.
+func (a *Adam) Step(ps []*Param) {
+	if a.m == nil {
+		for _, p := range ps {
+			a.m = append(a.m, make([]float64, len(p.Value)))
+			a.v = append(a.v, make([]float64, len(p.Value)))
+		}
+	}
+	a.t++
+	c1 := 1 - math.Pow(a.Beta1, float64(a.t))
+	c2 := 1 - math.Pow(a.Beta2, float64(a.t))
+	for k, p := range ps {
+		m, v := a.m[k], a.v[k]
+		for i, g := range p.Grad {
+			m[i] = a.Beta1*m[i] + (1-a.Beta1)*g
+			v[i] = a.Beta2*v[i] + (1-a.Beta2)*g*g
+			p.Value[i] -= a.LR * (m[i] / c1) / (math.Sqrt(v[i]/c2) + a.Eps)
+		}
+	}
+}
+
+// TrainConfig controls Train. Zero fields take the defaults noted.
+type TrainConfig struct {
+	Epochs    int     // default 10
+	BatchSize int     // default 128
+	LR        float64 // Adam step, default 1e-3
+	Seed      uint64  // shuffling seed
+	// Patience stops training after this many epochs without a better
+	// validation accuracy (0: never stop early). The best weights are kept.
+	Patience int
+	// ClipNorm rescales the gradient to this global L2 norm when larger
+	// (0: no clipping).
+	ClipNorm float64
+	// Progress receives a one-line progress bar (nil: silent).
+	Progress io.Writer
+}
+
+// EpochStats summarises one epoch.
+type EpochStats struct {
+	Epoch             int
+	Loss, TrainAcc    float64
+	ValLoss, ValAcc   float64
+	Seconds           float64
+	Best, StoppedHere bool
+}
+
+// Train fits n to (x, y) with Adam, validating on (vx, vy) after each epoch.
+// It returns the per-epoch statistics; n holds the weights of the epoch
+// with the best validation accuracy.
+func (n *Network) Train(x *mat.Dense, y []int, vx *mat.Dense, vy []int, cfg TrainConfig) ([]EpochStats, error) {
+	if err := n.checkSet(x, y); err != nil {
+		return nil, fmt.Errorf("training set: %w", err)
+	}
+	if err := n.checkSet(vx, vy); err != nil {
+		return nil, fmt.Errorf("validation set: %w", err)
+	}
+	if cfg.Epochs <= 0 {
+		cfg.Epochs = 10
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 128
+	}
+	if cfg.LR <= 0 {
+		cfg.LR = 1e-3
+	}
+	rows, _ := x.Dims()
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0x73687566))
+	perm := make([]int, rows)
+	for i := range perm {
+		perm[i] = i
+	}
+	opt := NewAdam(cfg.LR)
+	ps := n.Params()
+	best := math.Inf(-1)
+	var bestW [][]float64
+	since := 0
+	var stats []EpochStats
+	bar := &progress{w: cfg.Progress, epochs: cfg.Epochs, batches: (rows + cfg.BatchSize - 1) / cfg.BatchSize, start: time.Now()}
+	xb := mat.NewDense(cfg.BatchSize, n.InputDim, nil)
+	for ep := 1; ep <= cfg.Epochs; ep++ {
+		t0 := time.Now()
+		rng.Shuffle(rows, func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
+		var sumLoss float64
+		correct := 0
+		for b, i := 0, 0; i < rows; b, i = b+1, i+cfg.BatchSize {
+			j := min(i+cfg.BatchSize, rows)
+			xs := xb.Slice(0, j-i, 0, n.InputDim).(*mat.Dense)
+			ys := make([]int, j-i)
+			for k := i; k < j; k++ {
+				copy(xs.RawRowView(k-i), x.RawRowView(perm[k]))
+				ys[k-i] = y[perm[k]]
+			}
+			n.zeroGrad()
+			logits := n.Forward(xs)
+			loss, g := SoftmaxCrossEntropy(logits, ys)
+			if math.IsNaN(loss) || math.IsInf(loss, 0) {
+				bar.done()
+				return stats, fmt.Errorf("nn: loss diverged (%v) in epoch %d batch %d; try a smaller --lr or --clip", loss, ep, b)
+			}
+			for k, p := range Argmax(logits) {
+				if p == ys[k] {
+					correct++
+				}
+			}
+			sumLoss += loss * float64(j-i)
+			n.backward(g)
+			clipGrad(ps, cfg.ClipNorm)
+			opt.Step(ps)
+			bar.update(ep, b+1, sumLoss/float64(j), float64(correct)/float64(j))
+		}
+		st := EpochStats{Epoch: ep, Loss: sumLoss / float64(rows), TrainAcc: float64(correct) / float64(rows)}
+		vl, err := n.Logits(vx)
+		if err != nil {
+			return stats, err
+		}
+		st.ValLoss, _ = SoftmaxCrossEntropy(vl, vy)
+		st.ValAcc = Accuracy(Argmax(vl), vy)
+		st.Seconds = time.Since(t0).Seconds()
+		if st.ValAcc > best {
+			best, since, st.Best = st.ValAcc, 0, true
+			bestW = bestW[:0]
+			for _, p := range ps {
+				bestW = append(bestW, append([]float64(nil), p.Value...))
+			}
+		} else {
+			since++
+		}
+		bar.epochDone(st)
+		stats = append(stats, st)
+		if cfg.Patience > 0 && since >= cfg.Patience {
+			stats[len(stats)-1].StoppedHere = true
+			break
+		}
+	}
+	bar.done()
+	for i, p := range ps {
+		copy(p.Value, bestW[i])
+	}
+	return stats, nil
+}
+
+func (n *Network) checkSet(x *mat.Dense, y []int) error {
+	if x == nil {
+		return errors.New("nn: no data")
+	}
+	if err := n.CheckInput(x); err != nil {
+		return err
+	}
+	r, _ := x.Dims()
+	if r != len(y) {
+		return fmt.Errorf("nn: %d samples but %d labels", r, len(y))
+	}
+	k := n.Classes()
+	for i, l := range y {
+		if l < 0 || l >= k {
+			return fmt.Errorf("nn: label %d of sample %d out of range [0, %d)", l, i, k)
+		}
+	}
+	return nil
+}
+
+func clipGrad(ps []*Param, maxNorm float64) {
+	if maxNorm <= 0 {
+		return
+	}
+	var s float64
+	for _, p := range ps {
+		for _, g := range p.Grad {
+			s += g * g
+		}
+	}
+	if s = math.Sqrt(s); s > maxNorm {
+		f := maxNorm / s
+		for _, p := range ps {
+			for i := range p.Grad {
+				p.Grad[i] *= f
+			}
+		}
+	}
+}
+
+// progress draws "epoch 2/10 [=====>    ] loss 0.1234 acc 96.10% ETA 12s".
+type progress struct {
+	w               io.Writer
+	epochs, batches int
+	start, lastDraw time.Time
+	steps           int
+}
+
+func (p *progress) update(ep, b int, loss, acc float64) {
+	if p.w == nil {
+		return
+	}
+	p.steps++
+	if time.Since(p.lastDraw) < 200*time.Millisecond && b != p.batches {
+		return
+	}
+	p.lastDraw = time.Now()
+	const width = 24
+	fill := width * b / p.batches
+	total := p.epochs * p.batches
+	eta := time.Duration(float64(time.Since(p.start)) / float64(p.steps) * float64(total-p.steps)).Round(time.Second)
+	fmt.Fprintf(p.w, "\repoch %d/%d [%s%s] loss %.4f acc %.2f%% ETA %v   ",
+		ep, p.epochs, strings.Repeat("=", fill), strings.Repeat(" ", width-fill), loss, 100*acc, eta)
+}
+
+func (p *progress) epochDone(s EpochStats) {
+	if p.w == nil {
+		return
+	}
+	mark := ""
+	if s.Best {
+		mark = " *"
+	}
+	fmt.Fprintf(p.w, "\repoch %d/%d loss %.4f acc %.2f%% val_loss %.4f val_acc %.2f%% %.1fs%s%s\n",
+		s.Epoch, p.epochs, s.Loss, 100*s.TrainAcc, s.ValLoss, 100*s.ValAcc, s.Seconds, mark, strings.Repeat(" ", 20))
+}
+
+func (p *progress) done() {}
