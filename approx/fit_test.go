@@ -209,3 +209,11 @@ func BenchmarkFitSamples1e7(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkFitLSNormalQuadrature(b *testing.B) {
+	for range b.N {
+		if _, err := FitLS(ReLU, Normal{0, 1}, 2, -4, 4, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package approx
 
 import (
 	"math"
+	"slices"
 	"testing"
 )
 
@@ -106,5 +107,23 @@ func TestJacksonBound(t *testing.T) {
 	}
 	if !near(JacksonBound(1, 2, -4, 4), math.Pi*4/6, 1e-15) {
 		t.Error("Jackson bound formula")
+	}
+}
+
+func TestKthSmallest(t *testing.T) {
+	for _, n := range []int{1, 2, 3, 10, 1001} {
+		x := Draw(Normal{0, 1}, n, uint64(n))
+		// add ties
+		for i := 0; i < n/3; i++ {
+			x[i] = x[n-1-i]
+		}
+		sorted := append([]float64(nil), x...)
+		slices.Sort(sorted)
+		for _, k := range []int{0, n / 2, (99 * n) / 100, n - 1} {
+			a := append([]float64(nil), x...)
+			if got := kthSmallest(a, k); got != sorted[k] {
+				t.Errorf("n=%d k=%d: %v, want %v", n, k, got, sorted[k])
+			}
+		}
 	}
 }

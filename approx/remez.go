@@ -91,6 +91,30 @@ func remezCore(basis func(x float64, out []float64), nb int, f Target, lo, hi fl
 	y := mat.NewVecDense(n, nil)
 	var sol mat.VecDense
 	const maxIter = 100
+	// Errors below tolAbs are rounding noise in evaluating p and f: a
+	// smooth target can be matched to near machine precision, and then
+	// equal ripple cannot be resolved.
+	var scale float64
+	for _, x := range grid {
+		scale = math.Max(scale, math.Abs(f(x)))
+	}
+	tolAbs := 1e3 * 2.220446049250313e-16 * math.Max(scale, 1e-300)
+	// best remembers the iterate with the smallest maximum error, which
+	// is returned if the exchange stalls at rounding level.
+	type iterate struct {
+		c, ref, refErr []float64
+		maxErr, spread float64
+	}
+	var best *iterate
+	accept := func(it *iterate) bool {
+		return it != nil && it.spread <= 1e-6*it.maxErr+tolAbs
+	}
+	finishBest := func(reason error) ([]float64, []float64, []float64, float64, int, error) {
+		if accept(best) {
+			return best.c, best.ref, best.refErr, best.maxErr, iters, nil
+		}
+		return nil, nil, nil, 0, iters, reason
+	}
 	for iters = 1; iters <= maxIter; iters++ {
 		for i, x := range ref {
 			basis(x, phi)
@@ -107,10 +131,10 @@ func remezCore(basis func(x float64, out []float64), nb int, f Target, lo, hi fl
 		var lu mat.LU
 		lu.Factorize(A)
 		if lu.Det() == 0 {
-			return nil, nil, nil, 0, iters, errors.New("approx: Remez: singular reference system")
+			return finishBest(errors.New("approx: Remez: singular reference system"))
 		}
 		if err := lu.SolveVecTo(&sol, false, y); err != nil {
-			return nil, nil, nil, 0, iters, fmt.Errorf("approx: Remez: %w", err)
+			return finishBest(fmt.Errorf("approx: Remez: %w", err))
 		}
 		c = make([]float64, nb)
 		for k := range nb {
@@ -158,17 +182,12 @@ func remezCore(basis func(x float64, out []float64), nb int, f Target, lo, hi fl
 			alt = append(alt, e)
 		}
 		maxErr = 0
-		imax := 0
-		for i, e := range alt {
+		for _, e := range alt {
 			if math.Abs(e.e) > maxErr {
-				maxErr, imax = math.Abs(e.e), i
+				maxErr = math.Abs(e.e)
 			}
 		}
-		scale := 0.0
-		for _, x := range grid {
-			scale = math.Max(scale, math.Abs(f(x)))
-		}
-		if maxErr <= 1e-14*math.Max(scale, 1e-300) {
+		if maxErr <= tolAbs {
 			// f is (numerically) in the span of the basis.
 			refErr = make([]float64, n)
 			for i, x := range ref {
@@ -177,16 +196,20 @@ func remezCore(basis func(x float64, out []float64), nb int, f Target, lo, hi fl
 			return c, ref, refErr, maxErr, iters, nil
 		}
 		if len(alt) < n {
-			return nil, nil, nil, 0, iters, fmt.Errorf("approx: Remez: only %d alternation points found for %d needed (degree too high for the interval resolution?)", len(alt), n)
+			return finishBest(fmt.Errorf("approx: Remez: only %d alternation points found for %d needed (degree too high for the interval resolution?)", len(alt), n))
 		}
-		// The next reference: n consecutive alternating extrema that
-		// contain the global maximum (Chebfun's remez choice).
-		start := max(0, min(imax-n+1+(n-1)/2, len(alt)-n))
-		if imax < start {
-			start = imax
-		}
-		if imax >= start+n {
-			start = imax - n + 1
+		// The next reference: n consecutive alternating extrema. Surplus
+		// points are dropped from the ends, always the end of smaller
+		// |error|, which keeps alternation and the global maximum and does
+		// not flip between two windows the way a window centred on the
+		// maximum can.
+		start, end := 0, len(alt)
+		for end-start > n {
+			if math.Abs(alt[start].e) < math.Abs(alt[end-1].e) {
+				start++
+			} else {
+				end--
+			}
 		}
 		newRef := make([]float64, n)
 		newErr := make([]float64, n)
@@ -196,13 +219,24 @@ func remezCore(basis func(x float64, out []float64), nb int, f Target, lo, hi fl
 			newErr[i] = alt[start+i].e
 			minRef = math.Min(minRef, math.Abs(newErr[i]))
 		}
+		if best == nil || maxErr < best.maxErr {
+			refE := make([]float64, n)
+			for i, x := range ref {
+				refE[i] = eval(c, x)
+			}
+			best = &iterate{c: c, ref: ref, refErr: refE, maxErr: maxErr, spread: maxErr - math.Abs(lev)}
+			for _, e := range refE {
+				best.spread = math.Max(best.spread, maxErr-math.Abs(e))
+			}
+		}
 		ref, refErr = newRef, newErr
-		if maxErr-minRef <= 1e-11*maxErr && maxErr-lev <= 1e-10*maxErr {
+		if maxErr-minRef <= 1e-11*maxErr+tolAbs && maxErr-lev <= 1e-10*maxErr+tolAbs {
 			break
 		}
 	}
 	if iters > maxIter {
-		return nil, nil, nil, 0, maxIter, fmt.Errorf("approx: Remez did not converge in %d iterations", maxIter)
+		iters = maxIter
+		return finishBest(fmt.Errorf("approx: Remez did not converge in %d iterations (best max error %.3g)", maxIter, best.maxErr))
 	}
 	// Final coefficients belong to the last solve; report the errors on
 	// the final reference for them.

@@ -75,3 +75,11 @@ func TestMinimaxBadInput(t *testing.T) {
 		t.Error("nil target accepted")
 	}
 }
+
+func BenchmarkMinimaxReLU7(b *testing.B) {
+	for range b.N {
+		if _, _, err := Minimax(ReLU, 7, -4, 4); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -49,6 +49,9 @@ func TestReservoirUniform(t *testing.T) {
 	s, _ := Summarize(r.Values)
 	// Uniform on [0, 1e5): mean 5e4, sd 1e5/√12 ≈ 28868; the sample mean of
 	// 1000 draws has sd ≈ 913.
+	if r.MaxAbs != 99999 {
+		t.Errorf("MaxAbs %v, want 99999", r.MaxAbs)
+	}
 	if r.Seen != 100000 || s.N != 1000 || math.Abs(s.Mean-5e4) > 4000 || math.Abs(s.Std-28868) > 3000 {
 		t.Errorf("reservoir sample: seen %d, %+v", r.Seen, s)
 	}

@@ -2,6 +2,7 @@ package calib
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 
 	"github.com/krelu/krelu/llama2c"
@@ -12,7 +13,8 @@ import (
 // keeps everything.
 type Reservoir struct {
 	Cap    int
-	Seen   int // values offered so far
+	Seen   int     // values offered so far
+	MaxAbs float64 // largest |value| offered, kept or not
 	Values []float64
 	rng    *rand.Rand
 }
@@ -25,6 +27,7 @@ func NewReservoir(cap int, seed uint64) *Reservoir {
 // Add offers v to the sample.
 func (r *Reservoir) Add(v float64) {
 	r.Seen++
+	r.MaxAbs = math.Max(r.MaxAbs, math.Abs(v))
 	if r.Cap <= 0 || len(r.Values) < r.Cap {
 		r.Values = append(r.Values, v)
 		return

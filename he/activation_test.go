@@ -1,23 +1,28 @@
 package he
 
 import (
+	"errors"
 	"math"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/krelu/krelu/approx"
+	"github.com/tuneinsight/lattigo/v6/core/rlwe"
 )
 
+func rlweScale(s float64) rlwe.Scale { return rlwe.NewScale(s) }
+
 func TestEvalChebyshevHigherDegree(t *testing.T) {
-	f := getFixture(t, 13, 3)
+	f := getFixture(t, 14, 4)
 	params := f.plan.Params
 	eval := f.keys.NewEvaluator()
 	xs := testValues(params.MaxSlots(), -4, 4, 4)
-	// Degree 6 in the Chebyshev basis on [-4, 4]: 3 levels.
+	// Degree 6 in the Chebyshev basis on [-4, 4]: 3 levels + 1 for the
+	// change of variable.
 	cheb := []float64{1.1, 1.0, 0.5, 0.01, -0.08, 0.003, 0.02}
 	p := approx.ChebyshevToPower(cheb, -4, 4)
-	ct, err := f.owner.Encrypt(xs, 3)
+	ct, err := f.owner.Encrypt(xs, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,22 +30,23 @@ func TestEvalChebyshevHigherDegree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := 3 - out.Level(); got != PolyDepth(6) {
-		t.Errorf("consumed %d levels, want %d", got, PolyDepth(6))
+	if got := 4 - out.Level(); got != PolyDepth(6)+1 {
+		t.Errorf("consumed %d levels, want %d", got, PolyDepth(6)+1)
 	}
 	want := make([]float64, len(xs))
 	for i, x := range xs {
 		want[i] = p.Eval(x)
 	}
 	st, _ := f.owner.Precision(want, out)
+	t.Logf("Chebyshev degree 6: precision %.1f bits mean, %.1f min", st.AVGLog2Prec.Real, st.MINLog2Prec.Real)
 	if st.AVGLog2Prec.Real < 20 {
 		t.Errorf("precision %.1f bits", st.AVGLog2Prec.Real)
 	}
 	if _, err := EvalChebyshev(eval, ct, cheb, [2]float64{4, -4}); err == nil {
 		t.Error("reversed interval accepted")
 	}
-	lowCt, _ := f.owner.Encrypt(xs[:10], 2)
-	if _, err := EvalChebyshev(eval, lowCt, cheb, [2]float64{-4, 4}); err == nil || !strings.Contains(err.Error(), "needs 3 levels") {
+	lowCt, _ := f.owner.Encrypt(xs[:10], 3)
+	if _, err := EvalChebyshev(eval, lowCt, cheb, [2]float64{-4, 4}); err == nil || !strings.Contains(err.Error(), "needs 4 levels") {
 		t.Errorf("level too low: %v", err)
 	}
 }
@@ -177,5 +183,27 @@ func TestRunActivationReport(t *testing.T) {
 	}
 	if _, err := RunReport(act, []float64{math.Inf(1)}, ReportOptions{LogN: 13}); err == nil {
 		t.Error("Inf accepted")
+	}
+}
+
+func TestAddCiphertextsScaleMismatch(t *testing.T) {
+	f := getFixture(t, 13, 1)
+	eval := f.keys.NewEvaluator()
+	xs := []float64{1, 2, 3}
+	a, _ := f.owner.Encrypt(xs, 1)
+	b, _ := f.owner.EncryptScale(xs, 1, f.plan.Params.DefaultScale().Div(rlweScale(1.5)))
+	if _, err := AddCiphertexts(eval, a, b); !errors.Is(err, ErrScaleMismatch) {
+		t.Errorf("scale mismatch: got %v", err)
+	}
+	c, _ := f.owner.Encrypt(xs, 1)
+	sum, err := AddCiphertexts(eval, a, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := f.owner.Decrypt(sum)
+	for i, x := range xs {
+		if math.Abs(got[i]-2*x) > 1e-6 {
+			t.Errorf("slot %d: %v", i, got[i])
+		}
 	}
 }

@@ -177,12 +177,7 @@ func RunReport(act *approx.Activation, values []float64, opt ReportOptions) (*Re
 	}
 	r.EncryptSeconds = median(encT)
 
-	generic := func(ct *rlwe.Ciphertext) (*rlwe.Ciphertext, error) {
-		if deg > 2 && len(act.Chebyshev) == act.Degree+1 {
-			return EvalChebyshev(eval, ct, act.Chebyshev, act.Interval)
-		}
-		return EvalPolynomial(eval, ct, p)
-	}
+	generic := func(ct *rlwe.Ciphertext) (*rlwe.Ciphertext, error) { return EvalPolynomial(eval, ct, p) }
 	primary := func(ct *rlwe.Ciphertext) (*rlwe.Ciphertext, error) { return EvalActivation(eval, ct, act) }
 	square := func(ct *rlwe.Ciphertext) (*rlwe.Ciphertext, error) { return Square(eval, ct) }
 

@@ -124,6 +124,9 @@ func (c *Client) DecryptLogits(l Layout, out *Ciphertexts) ([][]float64, error) 
 		if len(group) != want {
 			return nil, fmt.Errorf("henn: output group %d has %d ciphertexts, want %d", g, len(group), want)
 		}
+		if c := out.Counts[g]; c < 1 || c > l.PerCiphertext() {
+			return nil, fmt.Errorf("henn: output group %d claims %d inputs, the layout holds 1…%d", g, c, l.PerCiphertext())
+		}
 		vals := make([][]float64, len(group))
 		for i, ct := range group {
 			v, err := c.owner.Decrypt(ct)

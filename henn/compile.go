@@ -35,6 +35,8 @@ func (m Mode) String() string {
 		return "slots"
 	case Tokens:
 		return "tokens"
+	case Auto:
+		return "auto"
 	}
 	return fmt.Sprintf("Mode(%d)", int(m))
 }
@@ -50,6 +52,11 @@ type Options struct {
 	MaxTokens int
 	// Workers bounds the goroutines of one evaluation (default GOMAXPROCS).
 	Workers int
+	// Replicate (Packed only) puts one input per ciphertext and fills the
+	// other input positions with copies the client rotates in plaintext,
+	// so the first layer needs about S times fewer plaintext products and
+	// fewer rotations: lowest single-input latency, lowest throughput.
+	Replicate bool
 }
 
 // Auto (for [Run] only) evaluates the inputs in the Slots layout for
@@ -81,12 +88,15 @@ type Layout struct {
 	// client tiles each input over the Block positions; OutPeriod is the
 	// period of the output.
 	InPeriod, OutPeriod int
+	// Copies > 1 (Options.Replicate): input position s of the single input
+	// holds the input rotated by s·CopyShift features.
+	Copies, CopyShift int
 }
 
 // PerCiphertext is how many inputs (sentences for Tokens) one ciphertext
 // (Slots: one set of InputDim ciphertexts) holds.
 func (l Layout) PerCiphertext() int {
-	if l.Mode == Tokens {
+	if l.Mode == Tokens || l.Copies > 1 {
 		return 1
 	}
 	return l.Stride
@@ -123,6 +133,15 @@ func (m *Model) Rotations() []int {
 	set := map[int]bool{}
 	S := m.layout.Stride
 	for _, d := range m.diag {
+		if d.rep != nil {
+			for _, r := range append(append(append([]int(nil), d.rep.babies...), d.rep.giants...), d.sum...) {
+				set[r*S] = true
+			}
+			for _, r := range d.rep.posSum {
+				set[r] = true
+			}
+			continue
+		}
 		for _, r := range d.rotations() {
 			set[r*S] = true
 		}
@@ -186,7 +205,7 @@ func Compile(net Network, opts Options) (*Model, error) {
 	n := choice.Params.MaxSlots()
 	m.preset = choice.Preset
 	m.layout = Layout{Mode: opts.Mode, Params: choice.Params, InputDim: net.InputDim, OutputDim: outDim,
-		Level: depth, Block: block, Stride: n / block, InPeriod: pow2(net.InputDim), OutPeriod: pow2(outDim)}
+		Level: depth, Block: block, Stride: n / block, InPeriod: pow2(net.InputDim), OutPeriod: pow2(outDim), Copies: 1}
 	if opts.Mode == Slots {
 		m.layout.InPeriod, m.layout.OutPeriod = 1, 1
 		return m, nil
@@ -195,6 +214,11 @@ func Compile(net Network, opts Options) (*Model, error) {
 		if s.lin != nil {
 			m.diag = append(m.diag, newDiagMap(s.lin, block))
 		}
+	}
+	if opts.Replicate && m.diag[0] != nil {
+		r := newReplicated(m.diag[0], block, m.layout.Stride)
+		m.diag[0].rep = r
+		m.layout.Copies, m.layout.CopyShift = r.copies, r.g
 	}
 	return m, nil
 }
@@ -222,6 +246,56 @@ type diagMap struct {
 	n1     int               // baby-step size
 	babies []int             // distinct k mod n1
 	giants []int             // distinct k − k mod n1
+	rep    *replicated       // first layer of a Replicate layout
+}
+
+// replicated is the first layer when the S input positions of a
+// ciphertext hold copies of one input, copy s rotated by s·g features:
+// diagonal k = s·g+j is applied in position s after a rotation by j, so one
+// plaintext product covers S diagonals, then log2(copies) rotations by
+// 1, 2, … slots add the positions up (the result is valid in position 0).
+type replicated struct {
+	copies, g int
+	vecs      map[int][]float64 // j → slot vector (all positions)
+	n1        int
+	babies    []int
+	giants    []int
+	posSum    []int // slot rotations adding the copies
+}
+
+func newReplicated(d *diagMap, block, stride int) *replicated {
+	K := min(d.pa, d.pb)
+	copies := min(stride, K)
+	r := &replicated{copies: copies, g: K / copies, vecs: map[int][]float64{}}
+	for j := 0; j < r.g; j++ {
+		v := make([]float64, block*stride)
+		nz := false
+		for s := 0; s < copies; s++ {
+			dk, ok := d.diags[s*r.g+j]
+			if !ok {
+				continue
+			}
+			L := len(dk)
+			for f := 0; f < block; f++ {
+				if x := dk[f%L]; x != 0 {
+					v[f*stride+s], nz = x, true
+				}
+			}
+		}
+		if nz {
+			r.vecs[j] = v
+		}
+	}
+	js := make([]int, 0, len(r.vecs))
+	for j := range r.vecs {
+		js = append(js, j)
+	}
+	sort.Ints(js)
+	r.n1, r.babies, r.giants = bsgsSplit(js, r.g)
+	for st := 1; st < copies; st <<= 1 {
+		r.posSum = append(r.posSum, st)
+	}
+	return r
 }
 
 func newDiagMap(a *affine, block int) *diagMap {

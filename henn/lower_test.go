@@ -1,6 +1,7 @@
 package henn
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -166,5 +167,54 @@ func TestSparseConvPacked(t *testing.T) {
 	}
 	if ag := closeLogits(t, net, inputs, got, 1e-4); ag < 1 {
 		t.Errorf("agreement %.3f, want 1", ag)
+	}
+}
+
+// TestConcurrentEvaluate runs one server from several goroutines (the
+// evaluator is shared; Lattigo 6.2 evaluators are safe for concurrent use).
+func TestConcurrentEvaluate(t *testing.T) {
+	net := smallMLP(81, 16, 8, 3)
+	m, err := Compile(net, Options{Mode: Packed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := NewClient(m.Params())
+	evk, _ := c.EvaluationKeys(m.Rotations())
+	s, err := NewServer(m, evk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inputs := randInputs(rand.New(rand.NewPCG(82, 82)), 3, 16)
+	errs := make(chan error, 3)
+	for range 3 {
+		go func() {
+			in, err := c.EncryptBatch(m.Layout(), inputs)
+			if err != nil {
+				errs <- err
+				return
+			}
+			out, err := s.Evaluate(in)
+			if err != nil {
+				errs <- err
+				return
+			}
+			got, err := c.DecryptLogits(m.Layout(), out)
+			if err == nil {
+				for i, x := range inputs {
+					want, _ := net.Forward(x)
+					for j := range want {
+						if math.Abs(got[i][j]-want[j]) > 1e-4*max(1, math.Abs(want[j])) {
+							err = fmt.Errorf("input %d logit %d: %g, want %g", i, j, got[i][j], want[j])
+						}
+					}
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }

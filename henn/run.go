@@ -26,9 +26,11 @@ type Stats struct {
 	Latency time.Duration `json:"latency_single_ns"`
 	// PerInput is (Encrypt+Evaluate+Decrypt)/Inputs for the whole run.
 	PerInput time.Duration `json:"amortized_per_input_ns"`
-	// CPU is the process CPU time (user+system) spent from key generation to
-	// the last decryption. On a shared machine wall-clock figures overstate
-	// the cost; CPU/2 is what fully parallel work takes on 2 idle cores.
+	// CPU is the process CPU time (user+system) of the online phase, from
+	// the first encryption to the last decryption (key generation and
+	// server setup excluded). On a shared machine wall-clock figures
+	// overstate the cost; CPU/cores is what fully parallel work takes on
+	// idle cores.
 	CPU time.Duration `json:"cpu_ns"`
 
 	InputBytes  int64 `json:"input_ciphertext_bytes"`  // all encrypted inputs
@@ -81,7 +83,6 @@ func runModel(m *Model, n int, encrypt func(*Client) (*Ciphertexts, error)) ([][
 	l := m.Layout()
 	st := Stats{Mode: l.Mode.String(), Preset: m.Preset(), LogN: l.Params.LogN(), Slots: l.Params.MaxSlots(),
 		Depth: m.Depth(), Inputs: n, PerCiphertext: l.PerCiphertext(), Rotations: len(m.Rotations())}
-	cpu0 := cpuTime()
 	t0 := time.Now()
 	client, err := NewClient(m.Params())
 	if err != nil {
@@ -100,6 +101,7 @@ func runModel(m *Model, n int, encrypt func(*Client) (*Ciphertexts, error)) ([][
 	}
 	st.Setup = time.Since(t0)
 
+	cpu0 := cpuTime()
 	t0 = time.Now()
 	in, err := encrypt(client)
 	if err != nil {

@@ -281,6 +281,9 @@ func (s *Server) check(in *Ciphertexts) error {
 		if len(group) != want {
 			return fmt.Errorf("henn: group %d has %d ciphertexts, the %v layout wants %d", g, len(group), l.Mode, want)
 		}
+		if c := in.Counts[g]; c < 1 || c > l.PerCiphertext() {
+			return fmt.Errorf("henn: group %d claims %d inputs, the %v layout holds 1…%d", g, c, l.Mode, l.PerCiphertext())
+		}
 		for _, ct := range group {
 			if err := he.CheckCiphertext(s.params, ct); err != nil {
 				return fmt.Errorf("henn: group %d: %w", g, err)

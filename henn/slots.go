@@ -59,6 +59,16 @@ func (s *Server) linearSlots(in []*rlwe.Ciphertext, st serverStage) ([]*rlwe.Cip
 			}
 		}
 	}
+	// Row-major nonzero weights per modulus: rows[m][j] = (i, w mod Q[m]).
+	rows := make([][][]entry, len(Q))
+	for m := range Q {
+		rows[m] = make([][]entry, len(w))
+		for i := range in {
+			for _, e := range wq[m][i] {
+				rows[m][e.j] = append(rows[m][e.j], entry{i, e.w})
+			}
+		}
+	}
 	out := make([]*rlwe.Ciphertext, len(w))
 	for j := range out {
 		out[j] = ckks.NewCiphertext(s.params, 1, level)
@@ -70,27 +80,38 @@ func (s *Server) linearSlots(in []*rlwe.Ciphertext, st serverStage) ([]*rlwe.Cip
 	jobs := len(Q) * 2 * tiles
 	parallel(jobs, s.workers, func(job int) {
 		m, p, t := job/(2*tiles), (job/tiles)%2, job%tiles
-		lo := make([]uint64, len(w)*slotsTile)
-		hi := make([]uint64, len(w)*slotsTile)
 		c0 := t * slotsTile
-		for i, ct := range in {
-			x := ct.Value[p].Coeffs[m][c0 : c0+slotsTile]
-			for _, e := range wq[m][i] {
-				l := lo[e.j*slotsTile : (e.j+1)*slotsTile]
-				h := hi[e.j*slotsTile : (e.j+1)*slotsTile]
-				for k, xv := range x {
-					ph, pl := bits.Mul64(e.w, xv)
-					var c uint64
-					l[k], c = bits.Add64(l[k], pl, 0)
-					h[k] += ph + c
-				}
-			}
-		}
 		q := Q[m]
-		for j := range out {
-			dst := out[j].Value[p].Coeffs[m][c0 : c0+slotsTile]
-			for k := range dst {
-				dst[k] = bits.Rem64(hi[j*slotsTile+k], lo[j*slotsTile+k], q)
+		// xt holds the tile of every input, 4 coefficients per input
+		// contiguous, so that a row's multiply-adds run on 4 register
+		// accumulators (128-bit each) without touching memory.
+		xt := make([]uint64, len(in)*4)
+		for k0 := 0; k0 < slotsTile; k0 += 4 {
+			for i, ct := range in {
+				copy(xt[i*4:i*4+4], ct.Value[p].Coeffs[m][c0+k0:c0+k0+4])
+			}
+			for j := range out {
+				var h0, l0, h1, l1, h2, l2, h3, l3, c uint64
+				for _, e := range rows[m][j] {
+					x := xt[e.j*4 : e.j*4+4 : e.j*4+4]
+					ph, pl := bits.Mul64(e.w, x[0])
+					l0, c = bits.Add64(l0, pl, 0)
+					h0 += ph + c
+					ph, pl = bits.Mul64(e.w, x[1])
+					l1, c = bits.Add64(l1, pl, 0)
+					h1 += ph + c
+					ph, pl = bits.Mul64(e.w, x[2])
+					l2, c = bits.Add64(l2, pl, 0)
+					h2 += ph + c
+					ph, pl = bits.Mul64(e.w, x[3])
+					l3, c = bits.Add64(l3, pl, 0)
+					h3 += ph + c
+				}
+				dst := out[j].Value[p].Coeffs[m][c0+k0 : c0+k0+4 : c0+k0+4]
+				dst[0] = bits.Rem64(h0, l0, q)
+				dst[1] = bits.Rem64(h1, l1, q)
+				dst[2] = bits.Rem64(h2, l2, q)
+				dst[3] = bits.Rem64(h3, l3, q)
 			}
 		}
 	})

@@ -13,8 +13,8 @@ func trainTinyMLP(xs [][]float64, ys []int, in, hid, classes int) Network {
 	r := rand.New(rand.NewPCG(51, 51))
 	d1, d2 := randDense(r, hid, in, 1), randDense(r, classes, hid, 1)
 	act := kernelQuad.Coeffs
-	lr := 0.1
-	for range 300 {
+	lr := 0.3
+	for range 100 {
 		g1 := Dense{W: zeros(hid, in), B: make([]float64, hid)}
 		g2 := Dense{W: zeros(classes, hid), B: make([]float64, classes)}
 		for n, x := range xs {
@@ -94,7 +94,7 @@ func TestTrainedMLPAgreement(t *testing.T) {
 			centres[c][j] = r.NormFloat64()
 		}
 	}
-	xtr, ytr := blobs(r, centres, 300)
+	xtr, ytr := blobs(r, centres, 200)
 	net := trainTinyMLP(xtr, ytr, in, hid, classes)
 	xte, yte := blobs(r, centres, 200)
 

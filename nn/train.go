@@ -81,6 +81,8 @@ type TrainConfig struct {
 	// ClipNorm rescales the gradient to this global L2 norm when larger
 	// (0: no clipping).
 	ClipNorm float64
+	// LRDecay multiplies the learning rate after every epoch (0 or 1: constant).
+	LRDecay float64
 	// Progress receives a one-line progress bar (nil: silent).
 	Progress io.Writer
 }
@@ -174,6 +176,9 @@ func (n *Network) Train(x *mat.Dense, y []int, vx *mat.Dense, vy []int, cfg Trai
 			}
 		} else {
 			since++
+		}
+		if cfg.LRDecay > 0 {
+			opt.LR *= cfg.LRDecay
 		}
 		bar.epochDone(st)
 		stats = append(stats, st)

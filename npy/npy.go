@@ -115,6 +115,14 @@ type header struct {
 // little-endian numeric type and returns its values as float64 with its
 // shape. A zero-dimensional array has shape [] and one value.
 func Read(r io.Reader) (data []float64, shape []int, err error) {
+	return read(r, -1)
+}
+
+// read decodes from r; size is the total length of the stream when known
+// (a file), or -1. A known size lets a valid file be decoded into one
+// allocation of exactly the right length and a lying header be refused
+// before anything is allocated.
+func read(r io.Reader, size int64) (data []float64, shape []int, err error) {
 	br := bufio.NewReader(r)
 	pre := make([]byte, 8)
 	if _, err := io.ReadFull(br, pre); err != nil {
@@ -170,7 +178,26 @@ func Read(r io.Reader) (data []float64, shape []int, err error) {
 		}
 		n *= d
 	}
-	data = make([]float64, 0, min(n, chunkElems))
+	if size >= 0 {
+		pre := int64(len(magic) + 2 + len(hb))
+		if major == 1 {
+			pre += 2
+		} else {
+			pre += 4
+		}
+		have := size - pre
+		switch want := int64(n) * int64(dt.size); {
+		case have < want:
+			return nil, nil, formatErr("data truncated: shape %v needs %d values, file has %d", h.shape, n, have/int64(dt.size))
+		case have > want:
+			return nil, nil, formatErr("trailing data after %d values of shape %v", n, h.shape)
+		}
+	}
+	capHint := min(n, chunkElems)
+	if size >= 0 {
+		capHint = n
+	}
+	data = make([]float64, 0, capHint)
 	buf := make([]byte, min(n, chunkElems)*dt.size)
 	for len(data) < n {
 		m := min(n-len(data), chunkElems)
@@ -198,7 +225,11 @@ func ReadFile(path string) ([]float64, []int, error) {
 		return nil, nil, fmt.Errorf("npy: %w", err)
 	}
 	defer f.Close()
-	data, shape, err := Read(f)
+	size := int64(-1)
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+		size = st.Size()
+	}
+	data, shape, err := read(f, size)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}

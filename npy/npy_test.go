@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -233,4 +234,30 @@ func equalInts(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+func TestReadFileSizeChecks(t *testing.T) {
+	dir := t.TempDir()
+	ok := "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }"
+	for name, c := range map[string]struct {
+		in   []byte
+		want string
+	}{
+		"short.npy": {rawNPY(ok, le(1.0)), "truncated"},
+		"long.npy":  {rawNPY(ok, le(1.0, 2.0, 3.0)), "trailing"},
+		"huge.npy":  {rawNPY("{'descr': '<f8', 'fortran_order': False, 'shape': (100000000000,), }", le(1.0)), "truncated"},
+		"good.npy":  {rawNPY(ok, le(1.0, 2.0)), ""},
+	} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, c.in, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		data, _, err := ReadFile(p)
+		switch {
+		case c.want == "" && (err != nil || len(data) != 2 || data[1] != 2):
+			t.Errorf("%s: %v %v", name, data, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s: error %v, want %q", name, err, c.want)
+		}
+	}
 }

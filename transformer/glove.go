@@ -16,7 +16,8 @@ const GloVeDim = 100
 // ({"words":[...], "vectors":{word:[100 dims, l2norm, wordIndex]}, ...})
 // and returns the vectors of the words in want only, so that the 300 MB
 // file never sits in memory. Words of want missing from the file are
-// simply absent from the result.
+// simply absent from the result. Reading stops as soon as every wanted
+// word has been found.
 func ReadGloVe(r io.Reader, want map[string]bool) (map[string][]float64, error) {
 	dec := json.NewDecoder(bufio.NewReaderSize(r, 1<<20))
 	if err := expectDelim(dec, '{'); err != nil {
@@ -70,6 +71,12 @@ func ReadGloVe(r io.Reader, want map[string]bool) (map[string][]float64, error) 
 				}
 			}
 			out[w] = v[:GloVeDim:GloVeDim]
+			if len(out) == len(want) {
+				// Every wanted word is in: the rest of the file need not
+				// be parsed (the vectors are sorted by frequency, so a
+				// common vocabulary stops early).
+				return out, nil
+			}
 		}
 		if err := expectDelim(dec, '}'); err != nil {
 			return nil, err

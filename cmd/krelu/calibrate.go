@@ -162,7 +162,11 @@ func runCalibrate(args []string, stdout, stderr io.Writer) error {
 			}
 			sum[p.suffix] = s
 			sum[p.suffix+"_seen"] = p.r.Seen
+			sum[p.suffix+"_max_abs_seen"] = p.r.MaxAbs
 			s.Print(stdout, filepath.Base(o.name)+"."+p.suffix)
+			if p.r.Seen > len(p.r.Values) {
+				fmt.Fprintf(stdout, "%-10s (a uniform subsample of %d values; max|x| over all: %.4g)\n", "", p.r.Seen, p.r.MaxAbs)
+			}
 		}
 		b, _ := json.MarshalIndent(sum, "", "  ")
 		if err := os.WriteFile(o.name+".summary.json", append(b, '\n'), 0o644); err != nil {

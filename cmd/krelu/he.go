@@ -25,9 +25,10 @@ func runHE(args []string, stdout, stderr io.Writer) error {
 	n := fs.Int("n", heDefaultValues, "number of values drawn when SOURCE is a distribution")
 	reps := fs.Int("reps", 3, "timed repetitions (medians reported)")
 	workers := fs.Int("workers", runtime.NumCPU(), "goroutines for the parallel throughput measurement")
+	reference := fs.Bool("reference", false, "also run the composite minimax sign ReLU reference (17 levels: LogN ≥ 15, slow)")
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: krelu he --activation FILE.json [--logn 14] [--data SOURCE] [--n 8192] [--reps 3] [--workers N] [--json]")
+		fmt.Fprintln(stderr, "usage: krelu he --activation FILE.json [--logn 14] [--data SOURCE] [--n 8192] [--reps 3] [--workers N] [--reference] [--json]")
 		fs.PrintDefaults()
 		fmt.Fprint(stderr, "\n"+sourceHelp)
 	}
@@ -64,11 +65,18 @@ func runHE(args []string, stdout, stderr io.Writer) error {
 	if r.Warning != "" {
 		fmt.Fprintln(stderr, "warning:", r.Warning)
 	}
+	var ref *he.ReferenceReport
+	if *reference {
+		if ref, err = he.RunReferenceReport(values, *logN); err != nil {
+			return err
+		}
+	}
 	if *asJSON {
 		out := struct {
 			*he.Report
-			Source string `json:"source"`
-		}{r, spec}
+			Source    string              `json:"source"`
+			Reference *he.ReferenceReport `json:"reference,omitempty"`
+		}{r, spec, ref}
 		b, err := json.MarshalIndent(out, "", "  ")
 		if err != nil {
 			return err
@@ -77,6 +85,11 @@ func runHE(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	printHEReport(stdout, r, spec)
+	if ref != nil {
+		fmt.Fprintf(stdout, "reference ReLU x·(1+sign(x/B))/2, composite minimax sign %v, B = %.3g, preset %s:\n", ref.Degrees, ref.B, ref.Preset)
+		fmt.Fprintf(stdout, "  levels %d, %.0f ms wall %.0f ms CPU for %d values, |error| vs ReLU max %.3g mean %.3g\n",
+			ref.LevelsConsumed, 1e3*ref.EvalSeconds, 1e3*ref.EvalCPUSeconds, ref.Values, ref.MaxAbsErrVsReLU, ref.MeanAbsErrVsReLU)
+	}
 	return nil
 }
 

@@ -27,6 +27,10 @@ type llmRow struct {
 	Bandwidth float64 `json:"bandwidth,omitempty"`
 	Method    string  `json:"method,omitempty"`
 	Degree    int     `json:"degree,omitempty"`
+	// RMSESiLU is the RMS difference from SiLU on the held-out calibration
+	// values (--calib-holdout, else --calib): how well the replacement
+	// imitates what it replaces where the model actually evaluates it.
+	RMSESiLU float64 `json:"rmse_vs_silu,omitempty"`
 	llama2c.Fidelity
 }
 
@@ -39,8 +43,8 @@ func runLLMEval(args []string, stdout, stderr io.Writer) error {
 	maxUnits := fs.Int("max-units", 0, "use only the first N units of the text before splitting (0 = all)")
 	baselines := fs.Bool("baselines", true, "also score exact ReLU and the identity in place of SiLU (non-polynomial references)")
 	jsonOut := fs.String("json", "", "also write the rows as JSON to this file")
-	calibPath := fs.String("calib", "", "calibration values (.npy from krelu calibrate --source ffn) for --fit")
-	calibHold := fs.String("calib-holdout", "", "held-out values for the fit metrics (default: --calib)")
+	calibPath := fs.String("calib", "", "calibration values (.npy from krelu calibrate --source ffn) for --fit; a path containing {L} fits each layer on its own file (L = 0..n_layers-1)")
+	calibHold := fs.String("calib-holdout", "", "held-out values for the fit metrics and the RMSE-vs-SiLU column (default: --calib); may contain {L}")
 	fitSpec := fs.String("fit", "", "fits to run on --calib: comma-separated TARGET:KERNEL[:METHOD], e.g. silu:gaussian,silu:none,relu:gaussian")
 	degrees := fs.String("degrees", "2,3,4", "degrees for --fit")
 	bandwidth := fs.String("bandwidth", "auto", "kernel bandwidth h for --fit, or auto (cross-validated on --calib)")
@@ -61,15 +65,17 @@ func runLLMEval(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// A candidate replaces SiLU by f[0] in every layer, or by f[l] in layer l.
 	type cand struct {
 		row llmRow
-		f   func(float64) float64
+		f   []func(float64) float64
 	}
-	cands := []cand{{llmRow{Name: "silu (original)", Target: "silu"}, llama2c.SiLU}}
+	one := func(f func(float64) float64) []func(float64) float64 { return []func(float64) float64{f} }
+	cands := []cand{{llmRow{Name: "SiLU (original)", Target: "silu"}, one(llama2c.SiLU)}}
 	if *baselines {
 		cands = append(cands,
-			cand{llmRow{Name: "relu (exact, not HE)", Target: "relu"}, func(x float64) float64 { return math.Max(x, 0) }},
-			cand{llmRow{Name: "identity x", Target: "none", Degree: 1}, func(x float64) float64 { return x }},
+			cand{llmRow{Name: "ReLU (exact; not a polynomial)", Target: "relu"}, one(func(x float64) float64 { return math.Max(x, 0) })},
+			cand{llmRow{Name: "identity x", Target: "-", Kernel: "-", Degree: 1}, one(func(x float64) float64 { return x })},
 		)
 	}
 	if *acts != "" {
@@ -79,16 +85,36 @@ func runLLMEval(args []string, stdout, stderr io.Writer) error {
 				return err
 			}
 			name := strings.TrimSuffix(p[strings.LastIndex(p, "/")+1:], ".json")
-			cands = append(cands, cand{llmRow{Name: name, Target: a.Target, Kernel: a.Kernel, Bandwidth: a.Bandwidth, Method: a.Method, Degree: a.Degree}, a.Poly().Eval})
+			cands = append(cands, cand{llmRow{Name: name, Target: a.Target, Kernel: a.Kernel, Bandwidth: a.Bandwidth, Method: a.Method, Degree: a.Degree}, one(a.Poly().Eval)})
 		}
 	}
+	perLayer := strings.Contains(*calibPath, "{L}")
+	layerPath := func(p string, l int) string { return strings.ReplaceAll(p, "{L}", strconv.Itoa(l)) }
 	if *fitSpec != "" {
-		fitted, err := llmFits(*calibPath, *calibHold, *fitSpec, *degrees, *bandwidth, *interval, *saveDir, stderr)
-		if err != nil {
-			return err
-		}
-		for _, a := range fitted {
-			cands = append(cands, cand{llmRow{Name: a.Calibration.Source, Target: a.Target, Kernel: a.Kernel, Bandwidth: a.Bandwidth, Method: a.Method, Degree: a.Degree}, a.Poly().Eval})
+		if !perLayer {
+			fitted, err := llmFits(*calibPath, *calibHold, *fitSpec, *degrees, *bandwidth, *interval, *saveDir, "", stderr)
+			if err != nil {
+				return err
+			}
+			for _, a := range fitted {
+				cands = append(cands, cand{llmRow{Name: a.Calibration.Source, Target: a.Target, Kernel: a.Kernel, Bandwidth: a.Bandwidth, Method: a.Method, Degree: a.Degree}, one(a.Poly().Eval)})
+			}
+		} else {
+			var byLayer [][]*approx.Activation
+			for l := range m.NLayers {
+				fitted, err := llmFits(layerPath(*calibPath, l), layerPath(*calibHold, l), *fitSpec, *degrees, *bandwidth, *interval, *saveDir, fmt.Sprintf("-L%d", l), stderr)
+				if err != nil {
+					return fmt.Errorf("layer %d: %w", l, err)
+				}
+				byLayer = append(byLayer, fitted)
+			}
+			for i, a := range byLayer[0] {
+				c := cand{row: llmRow{Name: strings.TrimSuffix(a.Calibration.Source, "-L0") + " (per layer)", Target: a.Target, Kernel: a.Kernel, Method: a.Method, Degree: a.Degree}}
+				for l := range m.NLayers {
+					c.f = append(c.f, byLayer[l][i].Poly().Eval)
+				}
+				cands = append(cands, c)
+			}
 		}
 	}
 	units, err := calibUnits(*text, m, tok, *seed)
@@ -106,23 +132,63 @@ func runLLMEval(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "held-out text: %s, %d of %d units (seed %d)\n", *text, len(hold), len(units), *seed)
-	fmt.Fprintf(stdout, "%-28s %-6s %-9s %7s %6s %11s %9s %9s %9s %8s\n", "activation", "deg", "kernel", "h", "pos", "perplexity", "top1", "KL", "KLmax", "diverged")
+	// Values to measure each replacement against SiLU on: one sample, or
+	// one per layer when the paths contain {L}.
+	var probes [][]float64
+	for _, p := range []string{*calibHold, *calibPath} {
+		if p == "" {
+			continue
+		}
+		n := 1
+		if strings.Contains(p, "{L}") {
+			n = m.NLayers
+		}
+		for l := range n {
+			smp, err := approx.LoadSample(layerPath(p, l))
+			if err != nil {
+				return err
+			}
+			probes = append(probes, smp.X)
+		}
+		break
+	}
+	fmt.Fprintf(stdout, "held-out text: %s, %d of %d units (seed %d); SiLU replaced in all %d layers\n\n", *text, len(hold), len(units), *seed, m.NLayers)
+	fmt.Fprintln(stdout, "| activation | target | kernel | h | degree | RMSE vs SiLU | perplexity | top-1 agreement | KL mean | KL max | diverged |")
+	fmt.Fprintln(stdout, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	rows := make([]llmRow, 0, len(cands))
 	for _, c := range cands {
-		fid, err := llama2c.Compare(m, seqs, c.f)
+		fid, err := llama2c.Compare(m, seqs, c.f...)
 		if err != nil {
 			return err
 		}
 		c.row.Fidelity = fid
+		rmse := "-"
+		if len(probes) > 0 {
+			var ss float64
+			var n int
+			for l, probe := range probes {
+				f := c.f[min(l, len(c.f)-1)]
+				for _, x := range probe {
+					d := f(x) - llama2c.SiLU(x)
+					ss += d * d
+				}
+				n += len(probe)
+			}
+			c.row.RMSESiLU = math.Sqrt(ss / float64(n))
+			rmse = fmt.Sprintf("%.4g", c.row.RMSESiLU)
+		}
 		rows = append(rows, c.row)
-		deg := "-"
+		deg, h := "-", "-"
 		if c.row.Degree > 0 {
 			deg = fmt.Sprint(c.row.Degree)
 		}
-		fmt.Fprintf(stdout, "%-28s %-6s %-9s %7.3g %6d %11.4g %9.4f %9.4g %9.3g %8d\n", c.row.Name, deg, c.row.Kernel, c.row.Bandwidth,
-			fid.Positions, fid.Perplexity, fid.Top1Agreement, fid.KL, fid.KLMax, fid.Diverged)
+		if c.row.Bandwidth > 0 {
+			h = fmt.Sprintf("%.3g", c.row.Bandwidth)
+		}
+		fmt.Fprintf(stdout, "| %s | %s | %s | %s | %s | %s | %.4g (ref %.4g) | %.4f | %.4g | %.3g | %d |\n", c.row.Name, c.row.Target, c.row.Kernel, h, deg, rmse,
+			fid.Perplexity, fid.RefPerplexity, fid.Top1Agreement, fid.KL, fid.KLMax, fid.Diverged)
 	}
+	fmt.Fprintf(stdout, "\n%d predictions in %d held-out sequences; KL = KL(original ‖ replaced) of the next-token distribution, nats.\n", rows[0].Positions, rows[0].Sequences)
 	if *jsonOut != "" {
 		b, err := json.MarshalIndent(rows, "", "  ")
 		if err != nil {
@@ -138,7 +204,7 @@ func runLLMEval(args []string, stdout, stderr io.Writer) error {
 // llmFits runs approx.FitActivation for every TARGET:KERNEL[:METHOD] of
 // spec and every degree on the calibration sample. Each returned
 // activation's Calibration.Source is replaced by a short row name.
-func llmFits(calPath, holdPath, spec, degrees, bandwidth, interval, saveDir string, stderr io.Writer) ([]*approx.Activation, error) {
+func llmFits(calPath, holdPath, spec, degrees, bandwidth, interval, saveDir, suffix string, stderr io.Writer) ([]*approx.Activation, error) {
 	if calPath == "" {
 		return nil, fmt.Errorf("%w: --fit needs --calib FILE.npy", errUsage)
 	}
@@ -224,6 +290,7 @@ func llmFits(calPath, holdPath, spec, degrees, bandwidth, interval, saveDir stri
 				if parts[1] != "none" && len(hs) > 1 {
 					name += "-h" + hName
 				}
+				name += suffix
 				if saveDir != "" {
 					if err := llmSave(filepath.Join(saveDir, name+".json"), a); err != nil {
 						return nil, err

@@ -73,6 +73,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	hidden := fs.Int("hidden", 0, "hidden width (default 128 for mlp, 100 for cnn)")
 	batch := fs.Int("batch", 128, "mini-batch size")
 	lr := fs.Float64("lr", 1e-3, "Adam learning rate")
+	decay := fs.Float64("lr-decay", 1, "multiply the learning rate by this after every epoch")
 	clip := fs.Float64("clip", 0, "clip the gradient to this L2 norm (0: off; try 5 for polynomial activations)")
 	patience := fs.Int("patience", 3, "early stopping: epochs without better validation accuracy (0: off)")
 	limit := fs.Int("limit", 0, "use only the first N training images (0: all 60,000)")
@@ -134,7 +135,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		te = te.Slice(0, *testLimit)
 	}
 	fit, hold := tr.Slice(0, tr.Len()-*val), tr.Slice(tr.Len()-*val, tr.Len())
-	cfg := nn.TrainConfig{Epochs: *epochs, BatchSize: *batch, LR: *lr, Seed: *seed, Patience: *patience, ClipNorm: *clip}
+	cfg := nn.TrainConfig{Epochs: *epochs, BatchSize: *batch, LR: *lr, Seed: *seed, Patience: *patience, ClipNorm: *clip, LRDecay: *decay}
 	if !*quiet {
 		cfg.Progress = stderr
 	}

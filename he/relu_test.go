@@ -1,0 +1,64 @@
+package he
+
+import (
+	"math"
+	"testing"
+)
+
+// TestReLUReference runs the cheap composite (SignAlpha6) at LogN 14 and
+// checks the decrypted result against the same circuit in plaintext.
+func TestReLUReference(t *testing.T) {
+	ref, err := NewReLUReference(4, SignAlpha6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ref.Depth() != 8 {
+		t.Fatalf("depth %d, want 8", ref.Depth())
+	}
+	plan, err := NewPlan(ref.Depth(), 0, 14)
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner, err := NewKeyOwner(plan.Params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := owner.EvaluationKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner.AddConjugation(keys)
+	xs := testValues(256, -4, 4, 11)
+	ct, err := owner.Encrypt(xs, plan.Level)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := ref.Eval(keys.NewEvaluator(), ct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := plan.Level - out.Level(); got != ref.Depth() {
+		t.Errorf("consumed %d levels, want %d", got, ref.Depth())
+	}
+	got, err := owner.Decrypt(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var worst float64
+	for i, x := range xs {
+		worst = math.Max(worst, math.Abs(got[i]-ref.Plain(x)))
+	}
+	if worst > 1e-4 {
+		t.Errorf("max |encrypted − plaintext circuit| = %g", worst)
+	}
+	if _, err := NewReLUReference(0, SignAlpha6); err == nil {
+		t.Error("B = 0 accepted")
+	}
+	if _, err := NewReLUReference(1, [][]string{{"0", "x"}}); err == nil {
+		t.Error("bad coefficient accepted")
+	}
+	low, _ := owner.Encrypt(xs, 3)
+	if _, err := ref.Eval(keys.NewEvaluator(), low); err == nil {
+		t.Error("level too low accepted")
+	}
+}

@@ -1,0 +1,94 @@
+package henn
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/tuneinsight/lattigo/v6/core/rlwe"
+	"github.com/tuneinsight/lattigo/v6/schemes/ckks"
+)
+
+// slotsFixture is a Slots-mode server for an in→out dense layer and in
+// encrypted features.
+func slotsFixture(tb testing.TB, nin, nout int) (*Server, *Client, serverStage, []*rlwe.Ciphertext) {
+	tb.Helper()
+	r := rand.New(rand.NewPCG(71, 71))
+	net := Network{InputDim: nin, Layers: []Layer{randDense(r, nout, nin, 1), kernelQuad, randDense(r, 2, nout, 1)}}
+	m, err := Compile(net, Options{Mode: Slots})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c, _ := NewClient(m.Params())
+	evk, _ := c.EvaluationKeys(nil)
+	s, err := NewServer(m, evk)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	in, err := c.EncryptBatch(m.Layout(), randInputs(r, 100, nin))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s, c, s.steps[0], in.Groups[0]
+}
+
+// linearSlotsLattigo is the straightforward version of linearSlots with
+// Lattigo's scalar MulThenAdd, kept as the reference it must match.
+func (s *Server) linearSlotsLattigo(in []*rlwe.Ciphertext, st serverStage) ([]*rlwe.Ciphertext, error) {
+	out := make([]*rlwe.Ciphertext, len(st.lin.w))
+	var fe firstError
+	parallel(len(out), s.workers, func(j int) {
+		acc := ckks.NewCiphertext(s.params, 1, st.level)
+		acc.Scale = st.accScale
+		for i, w := range st.lin.w[j] {
+			if w != 0 {
+				fe.set(s.eval.MulThenAdd(in[i], w, acc))
+			}
+		}
+		fe.set(s.eval.Add(acc, st.lin.b[j], acc))
+		fe.set(s.eval.Rescale(acc, acc))
+		acc.Scale = st.outScale
+		out[j] = acc
+	})
+	return out, fe.err
+}
+
+func TestLinearSlotsMatchesLattigo(t *testing.T) {
+	s, c, st, in := slotsFixture(t, 24, 10)
+	fast, err := s.linearSlots(in, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := s.linearSlotsLattigo(in, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for j := range fast {
+		a, _ := c.owner.Decrypt(fast[j])
+		b, _ := c.owner.Decrypt(ref[j])
+		for k := 0; k < 100; k++ {
+			if d := a[k] - b[k]; d > 1e-6 || d < -1e-6 {
+				t.Fatalf("output %d slot %d: kernel %.9g, Lattigo %.9g", j, k, a[k], b[k])
+			}
+		}
+	}
+}
+
+// BenchmarkSlotsKernel compares the RNS kernel with Lattigo's scalar
+// MulThenAdd on a 64→32 layer at level 3, LogN 13.
+func BenchmarkSlotsKernel(b *testing.B) {
+	s, _, st, in := slotsFixture(b, 64, 32)
+	for _, c := range []struct {
+		name string
+		f    func([]*rlwe.Ciphertext, serverStage) ([]*rlwe.Ciphertext, error)
+	}{{"henn", s.linearSlots}, {"lattigo-MulThenAdd", s.linearSlotsLattigo}} {
+		b.Run(c.name, func(b *testing.B) {
+			cpu0 := cpuTime()
+			for b.Loop() {
+				if _, err := c.f(in, st); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric((cpuTime()-cpu0).Seconds()/float64(b.N)*1e3, "cpu-ms/op")
+		})
+	}
+}
