@@ -515,7 +515,11 @@ func fitLSSample(f Target, smp *Sample, deg int, lo, hi, ridge float64) (*lsResu
 	}
 	var ch mat.Cholesky
 	if ok := ch.Factorize(G); !ok || ch.Cond() > 1e13 {
-		return nil, fmt.Errorf("approx: normal equations are singular or ill-conditioned (%d values in [%v, %v], degree %d): too few distinct calibration values, or use ridge", st.nIn, lo, hi, deg)
+		cond := math.Inf(1)
+		if ok {
+			cond = ch.Cond()
+		}
+		return nil, fmt.Errorf("approx: normal equations are ill-conditioned (condition number %.3g; %d values in [%v, %v], degree %d): the calibration values fill too little of the interval for this degree (or are too few distinct); use a narrower interval such as q0.999, a lower degree, or method ridge", cond, st.nIn, lo, hi, deg)
 	}
 	var c mat.VecDense
 	if err := ch.SolveVecTo(&c, b); err != nil {

@@ -68,8 +68,8 @@ func (k *KeyOwner) EvaluationKeys(rotations ...int) (*EvaluationKeys, error) {
 
 // AddRotations generates the Galois keys for rotations that ek lacks.
 func (k *KeyOwner) AddRotations(ek *EvaluationKeys, rotations ...int) error {
-	if !ek.Params.Equal(&k.params) {
-		return fmt.Errorf("he: evaluation keys belong to other parameters")
+	if err := k.owns(ek); err != nil {
+		return err
 	}
 	slots := k.params.MaxSlots()
 	for _, r := range rotations {
@@ -91,17 +91,37 @@ func (k *KeyOwner) AddRotations(ek *EvaluationKeys, rotations ...int) error {
 	return nil
 }
 
+// owns reports whether ek was derived from k's keys: adding Galois keys of
+// one secret to another's key set would make rotations decrypt to noise.
+func (k *KeyOwner) owns(ek *EvaluationKeys) error {
+	if !ek.Params.Equal(&k.params) {
+		return fmt.Errorf("he: evaluation keys belong to other parameters")
+	}
+	if ek.Public == nil || !ek.Public.Equal(k.pk) {
+		return fmt.Errorf("he: evaluation keys belong to another key owner")
+	}
+	return nil
+}
+
 // AddConjugation generates the complex-conjugation Galois key (needed by
-// some of Lattigo's circuits on the standard ring).
-func (k *KeyOwner) AddConjugation(ek *EvaluationKeys) {
+// some of Lattigo's circuits on the standard ring, e.g. the minimax
+// evaluator of ReLUReference).
+func (k *KeyOwner) AddConjugation(ek *EvaluationKeys) error {
+	if err := k.owns(ek); err != nil {
+		return err
+	}
 	gal := k.params.GaloisElementForComplexConjugation()
 	if _, ok := ek.galois[gal]; ok {
-		return
+		return nil
 	}
 	k.mu.Lock()
 	gk := k.kgen.GenGaloisKeyNew(gal, k.sk)
 	k.mu.Unlock()
+	if ek.galois == nil {
+		ek.galois = map[uint64]*rlwe.GaloisKey{}
+	}
 	ek.galois[gal] = gk
+	return nil
 }
 
 // Encrypt encodes values at the default scale and encrypts them at level.

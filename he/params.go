@@ -6,7 +6,6 @@ import (
 	"math"
 	"sort"
 
-	"github.com/tuneinsight/lattigo/v6/core/rlwe"
 	"github.com/tuneinsight/lattigo/v6/ring"
 	"github.com/tuneinsight/lattigo/v6/schemes/ckks"
 )
@@ -207,6 +206,3 @@ func NewPlan(depth, slots, logN int) (*Plan, error) {
 	return nil, fmt.Errorf("%w: depth %d, %d slots (deepest preset has %d levels, widest %d slots; bootstrapping is not supported)",
 		ErrNoPreset, depth, slots, presets[len(presets)-1].Levels(), presets[len(presets)-1].Slots())
 }
-
-// DefaultScale returns the parameters' default scale.
-func DefaultScale(p ckks.Parameters) rlwe.Scale { return p.DefaultScale() }

@@ -196,7 +196,9 @@ func RunReferenceReport(values []float64, logN int) (*ReferenceReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	owner.AddConjugation(keys)
+	if err := owner.AddConjugation(keys); err != nil {
+		return nil, err
+	}
 	rr := &ReferenceReport{LogN: plan.Params.LogN(), Preset: plan.Preset.Name, B: B, Degrees: []int{15, 15, 15, 7},
 		KeygenSeconds: time.Since(t0).Seconds()}
 	vals := values[:min(len(values), plan.Params.MaxSlots())]

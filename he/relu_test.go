@@ -27,7 +27,9 @@ func TestReLUReference(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	owner.AddConjugation(keys)
+	if err := owner.AddConjugation(keys); err != nil {
+		t.Fatal(err)
+	}
 	xs := testValues(256, -4, 4, 11)
 	ct, err := owner.Encrypt(xs, plan.Level)
 	if err != nil {

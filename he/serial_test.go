@@ -29,6 +29,17 @@ func TestSerializationRoundTrip(t *testing.T) {
 	if err := f.owner.AddRotations(f.keys, 1, -3); err != nil {
 		t.Fatal(err)
 	}
+	other := getFixture(t, 14, 1)
+	if err := other.owner.AddRotations(f.keys, 1); err == nil {
+		t.Error("rotation keys added to another parameter set's keys")
+	}
+	stranger, err := NewKeyOwner(params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stranger.AddRotations(f.keys, 2); err == nil || !strings.Contains(err.Error(), "another key owner") {
+		t.Errorf("stranger's rotation keys: got %v", err)
+	}
 	var kb bytes.Buffer
 	if _, err := f.keys.WriteTo(&kb); err != nil {
 		t.Fatal(err)
@@ -212,4 +223,34 @@ func FuzzReadPublicKey(f *testing.F) {
 			_, _ = decodePublicKey(params, data[headerSize:])
 		}
 	})
+}
+
+// TestEvaluationKeysLayoutChecked alters structure bytes past the checksum
+// (as an attacker would, recomputing it) and expects ErrCorrupt, not a
+// panic or an allocation sized by the attacker.
+func TestEvaluationKeysLayoutChecked(t *testing.T) {
+	f := getFixture(t, 13, 1)
+	var kb bytes.Buffer
+	if _, err := f.keys.WriteTo(&kb); err != nil {
+		t.Fatal(err)
+	}
+	payload := kb.Bytes()[headerSize:]
+	fp := Fingerprint(f.plan.Params)
+	if _, err := decodeEvaluationKeys(fp, payload); err != nil {
+		t.Fatalf("intact payload: %v", err)
+	}
+	tpl := templatesFor(f.plan.Params)
+	// Offset of the relinearization key: params blob, public key blob, then its length.
+	pjson, _ := f.plan.Params.MarshalJSON()
+	rlkOff := 8 + len(pjson) + 8 + len(tpl.pk.zero) + 8
+	for _, off := range []int{0, 7, rlkOff, rlkOff + 3, rlkOff + 9} {
+		bad := append([]byte(nil), payload...)
+		bad[off] ^= 0x40
+		if _, err := decodeEvaluationKeys(fp, bad); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("byte %d altered: got %v, want ErrCorrupt", off, err)
+		}
+	}
+	if _, err := decodeEvaluationKeys([8]byte{1}, payload); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("wrong fingerprint: got %v", err)
+	}
 }

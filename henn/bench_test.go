@@ -82,6 +82,13 @@ func BenchmarkMNISTMLP(b *testing.B) {
 		}
 		newRig(b, m).roundTrip(b, randInputs(r, 1, 784))
 	})
+	b.Run("packed/replicated-single", func(b *testing.B) {
+		m, err := Compile(net, Options{Mode: Packed, Replicate: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		newRig(b, m).roundTrip(b, randInputs(r, 1, 784))
+	})
 	b.Run("packed/full", func(b *testing.B) {
 		m, err := Compile(net, Options{Mode: Packed})
 		if err != nil {

@@ -66,12 +66,22 @@ func (c *Client) EncryptBatch(l Layout, inputs [][]float64) (*Ciphertexts, error
 	}
 	out := &Ciphertexts{}
 	n := l.Params.MaxSlots()
-	for start := 0; start < len(inputs); start += l.Stride {
-		group := inputs[start:min(start+l.Stride, len(inputs))]
+	per := l.PerCiphertext()
+	for start := 0; start < len(inputs); start += per {
+		group := inputs[start:min(start+per, len(inputs))]
 		var cts []*rlwe.Ciphertext
 		if l.Mode == Packed {
 			v := make([]float64, n)
 			for f := 0; f < l.Block; f++ {
+				if l.Copies > 1 {
+					// Copy s is the input rotated by s·CopyShift features.
+					for s := 0; s < l.Copies; s++ {
+						if j := (f + s*l.CopyShift) % l.InPeriod; j < l.InputDim {
+							v[f*l.Stride+s] = group[0][j]
+						}
+					}
+					continue
+				}
 				if j := f % l.InPeriod; j < l.InputDim {
 					for s, x := range group {
 						v[f*l.Stride+s] = x[j]

@@ -181,6 +181,9 @@ func Compile(net Network, opts Options) (*Model, error) {
 		return nil, fmt.Errorf("henn: network is the identity; nothing to evaluate")
 	}
 	depth := len(stages)
+	if opts.Replicate && opts.Mode != Packed {
+		return nil, fmt.Errorf("henn: Replicate applies to the Packed layout only, not %v", opts.Mode)
+	}
 	m := &Model{stages: stages, opts: opts}
 	var slots int
 	block := 1
@@ -215,7 +218,7 @@ func Compile(net Network, opts Options) (*Model, error) {
 			m.diag = append(m.diag, newDiagMap(s.lin, block))
 		}
 	}
-	if opts.Replicate && m.diag[0] != nil {
+	if opts.Replicate {
 		r := newReplicated(m.diag[0], block, m.layout.Stride)
 		m.diag[0].rep = r
 		m.layout.Copies, m.layout.CopyShift = r.copies, r.g

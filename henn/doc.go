@@ -28,6 +28,12 @@
 // log2(in/out) rotate-and-add steps; only nonzero diagonals are kept and
 // they are grouped baby-step/giant-step with hoisted baby rotations.
 //
+// Packed with Options.Replicate (lowest latency): one input per
+// ciphertext, input position s holding the input rotated by s·g features
+// (rotated by the client, in plaintext); the first layer then applies
+// diagonal s·g+j in position s after a rotation by j, so one plaintext
+// product covers S diagonals, and log2(S) rotations add the positions.
+//
 // Slots (throughput): CryptoNets' layout, one ciphertext per feature and
 // one slot per input; dense layers are scalar multiply-adds, no rotations.
 //
@@ -47,5 +53,5 @@
 //	logits, _ := client.DecryptLogits(m.Layout(), out)
 //
 // or, in one call with timings and sizes, [Run] (Mode Auto: Slots batch
-// plus a Packed single-image latency) and [RunFFN].
+// plus a replicated Packed single-image latency) and [RunFFN].
 package henn

@@ -87,21 +87,27 @@ func argmax(v []float64) int {
 
 func TestRunPackedMatchesPlaintext(t *testing.T) {
 	// 50→24→5 has only "wide" maps (out < in, rotate-and-add after the
-	// diagonals); 10→40→3 starts with a "tall" one (out > in).
+	// diagonals); 10→40→3 starts with a "tall" one (out > in). Replicate
+	// puts one input per ciphertext with rotated copies.
 	for _, shape := range [][3]int{{50, 24, 5}, {10, 40, 3}} {
-		net := smallMLP(1, shape[0], shape[1], shape[2])
-		inputs := randInputs(rand.New(rand.NewPCG(2, 2)), 20, shape[0])
-		got, st, err := Run(net, inputs, Options{Mode: Packed})
-		if err != nil {
-			t.Fatal(err)
+		for _, rep := range []bool{false, true} {
+			net := smallMLP(1, shape[0], shape[1], shape[2])
+			inputs := randInputs(rand.New(rand.NewPCG(2, 2)), 5, shape[0])
+			got, st, err := Run(net, inputs, Options{Mode: Packed, Replicate: rep})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Depth != 3 {
+				t.Errorf("%v: depth %d, want 3 (dense, square, dense)", shape, st.Depth)
+			}
+			if rep && st.PerCiphertext != 1 {
+				t.Errorf("%v replicated: %d inputs per ciphertext, want 1", shape, st.PerCiphertext)
+			}
+			if ag := closeLogits(t, net, inputs, got, 1e-4); ag < 1 {
+				t.Errorf("%v replicate=%v: argmax agreement %.3f, want 1", shape, rep, ag)
+			}
+			t.Logf("%v replicate=%v: %+v", shape, rep, st)
 		}
-		if st.Depth != 3 {
-			t.Errorf("%v: depth %d, want 3 (dense, square, dense)", shape, st.Depth)
-		}
-		if ag := closeLogits(t, net, inputs, got, 1e-4); ag < 1 {
-			t.Errorf("%v: argmax agreement %.3f, want 1", shape, ag)
-		}
-		t.Logf("%v: %+v", shape, st)
 	}
 }
 
@@ -281,6 +287,8 @@ func TestBadInput(t *testing.T) {
 	wantErr("cubic", err, "degree 3 needs 2 levels")
 	_, err = Compile(net, Options{Mode: Tokens})
 	wantErr("tokens for network", err, "not a network layout")
+	_, err = Compile(net, Options{Mode: Slots, Replicate: true})
+	wantErr("replicate slots", err, "Packed layout only")
 	_, err = Compile(Network{InputDim: 1 << 15, Layers: []Layer{Dense{W: [][]float64{make([]float64, 1<<15)}}}}, Options{Mode: Packed, LogN: 13})
 	wantErr("too wide", err, "32768 slots")
 	_, err = CompileFFN(FFNBlock{Dim: 4, W1: Dense{W: [][]float64{{1, 1, 1, 1}}}, Act: Poly{Coeffs: approx.Poly{0, 1}},
@@ -314,5 +322,23 @@ func TestFFNBadInput(t *testing.T) {
 	}
 	if _, err := CompileFFN(b, Options{MaxTokens: 1 << 14, LogN: 13}); !errors.Is(err, ErrTooDeep) {
 		t.Errorf("too many tokens for LogN 13: err = %v", err)
+	}
+}
+
+func TestRunAuto(t *testing.T) {
+	net := smallMLP(91, 12, 8, 3)
+	inputs := randInputs(rand.New(rand.NewPCG(92, 92)), 10, 12)
+	got, st, err := Run(net, inputs, Options{Mode: Auto})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ag := closeLogits(t, net, inputs, got, 1e-4); ag < 1 {
+		t.Errorf("agreement %.3f, want 1", ag)
+	}
+	if st.Latency <= 0 || st.PerInput <= 0 || st.PerCiphertext != 8192 || !strings.HasPrefix(st.Mode, "auto") {
+		t.Errorf("stats %+v: want a slots batch of 8192 with a positive latency", st)
+	}
+	if _, _, err := Run(net, nil, Options{Mode: Auto}); err == nil {
+		t.Error("no inputs: want an error")
 	}
 }

@@ -160,13 +160,15 @@ func TestSparseConvPacked(t *testing.T) {
 	if n := len(m.diag[0].diags); n >= 64 {
 		t.Errorf("convolution uses %d of 64 diagonals; zero diagonals must be skipped", n)
 	}
-	inputs := randInputs(r, 10, 64)
-	got, _, err := Run(net, inputs, Options{Mode: Packed})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ag := closeLogits(t, net, inputs, got, 1e-4); ag < 1 {
-		t.Errorf("agreement %.3f, want 1", ag)
+	inputs := randInputs(r, 4, 64)
+	for _, rep := range []bool{false, true} {
+		got, _, err := Run(net, inputs, Options{Mode: Packed, Replicate: rep})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ag := closeLogits(t, net, inputs, got, 1e-4); ag < 1 {
+			t.Errorf("replicate=%v: agreement %.3f, want 1", rep, ag)
+		}
 	}
 }
 

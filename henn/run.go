@@ -41,7 +41,7 @@ type Stats struct {
 // Run compiles net, makes a client and a server, and runs inputs through
 // encryption, evaluation and decryption in process. With opts.Mode = Auto
 // the batch runs in the Slots layout and Stats.Latency comes from an extra
-// single-input Packed run; otherwise Latency is the first group's round
+// single-input Packed run with Replicate; otherwise Latency is the first group's round
 // trip in the chosen mode (one input per group in Packed mode when
 // len(inputs) = 1).
 func Run(net Network, inputs [][]float64, opts Options) ([][]float64, Stats, error) {
@@ -52,7 +52,7 @@ func Run(net Network, inputs [][]float64, opts Options) ([][]float64, Stats, err
 		if err != nil {
 			return nil, st, err
 		}
-		o.Mode = Packed
+		o.Mode, o.Replicate = Packed, true
 		_, one, err := Run(net, inputs[:1], o)
 		if err != nil {
 			return nil, st, fmt.Errorf("henn: packed latency run: %w", err)

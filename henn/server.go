@@ -141,6 +141,9 @@ func NewServer(m *Model, evk *he.EvaluationKeys) (*Server, error) {
 }
 
 func (s *Server) encodeDiagonals(d *diagMap, level int, ptScale rlwe.Scale) (*packedLinear, error) {
+	if d.rep != nil {
+		return s.encodeReplicated(d, level, ptScale)
+	}
 	S, B := s.m.layout.Stride, s.m.layout.Block
 	pl := &packedLinear{d: d}
 	gi := map[int]int{}
@@ -187,6 +190,56 @@ func (s *Server) encodeDiagonals(d *diagMap, level int, ptScale rlwe.Scale) (*pa
 	}
 	if nz {
 		pl.bias = slotVector(d.bias, 0, B, S)
+	}
+	return pl, nil
+}
+
+func (s *Server) encodeReplicated(d *diagMap, level int, ptScale rlwe.Scale) (*packedLinear, error) {
+	S, n := s.m.layout.Stride, s.params.MaxSlots()
+	r := d.rep
+	pl := &packedLinear{d: d}
+	gi := map[int]int{}
+	for _, g := range r.giants {
+		gi[g] = len(pl.giants)
+		pl.giants = append(pl.giants, giantStep{rot: g * S})
+	}
+	type job struct {
+		g, j int
+		t    *babyTerm
+	}
+	for j := range r.vecs {
+		g := j - j%r.n1
+		pl.giants[gi[g]].terms = append(pl.giants[gi[g]].terms, babyTerm{rot: (j % r.n1) * S})
+	}
+	var jobs []job
+	for i := range pl.giants {
+		g := pl.giants[i].rot / S
+		for t := range pl.giants[i].terms {
+			jobs = append(jobs, job{g: g, j: g + pl.giants[i].terms[t].rot/S, t: &pl.giants[i].terms[t]})
+		}
+	}
+	var fe firstError
+	parallel(len(jobs), s.workers, func(i int) {
+		jb := jobs[i]
+		src := r.vecs[jb.j]
+		v := make([]float64, n)
+		shift := jb.g * S // pt = rot_{−shift}(vec)
+		for k := range v {
+			v[k] = src[((k-shift)%n+n)%n]
+		}
+		pt, err := he.Encode(s.params, v, level, ptScale)
+		fe.set(err)
+		jb.t.pt = pt
+	})
+	if fe.err != nil {
+		return nil, fmt.Errorf("henn: encoding diagonals: %w", fe.err)
+	}
+	nz := false
+	for _, b := range d.bias {
+		nz = nz || b != 0
+	}
+	if nz {
+		pl.bias = slotVector(d.bias, 0, s.m.layout.Block, S)
 	}
 	return pl, nil
 }
@@ -378,15 +431,19 @@ func (s *Server) rotateMany(ct *rlwe.Ciphertext, rots []int) (map[int]*rlwe.Ciph
 func (s *Server) linearPacked(ct *rlwe.Ciphertext, st serverStage) (*rlwe.Ciphertext, error) {
 	pl := st.packed
 	S := s.m.layout.Stride
-	babyRots := make([]int, len(pl.d.babies))
-	for i, b := range pl.d.babies {
+	babies := pl.d.babies
+	if pl.d.rep != nil {
+		babies = pl.d.rep.babies
+	}
+	babyRots := make([]int, len(babies))
+	for i, b := range babies {
 		babyRots[i] = b * S
 	}
-	babies, err := s.rotateMany(ct, babyRots)
+	rotated, err := s.rotateMany(ct, babyRots)
 	if err != nil {
 		return nil, fmt.Errorf("baby steps: %w", err)
 	}
-	total, err := s.giantSteps(pl.giants, func(r int) *rlwe.Ciphertext { return babies[r] })
+	total, err := s.giantSteps(pl.giants, func(r int) *rlwe.Ciphertext { return rotated[r] })
 	if err != nil {
 		return nil, err
 	}
@@ -394,6 +451,17 @@ func (s *Server) linearPacked(ct *rlwe.Ciphertext, st serverStage) (*rlwe.Cipher
 		return nil, err
 	}
 	total.Scale = st.outScale
+	if pl.d.rep != nil {
+		for _, r := range pl.d.rep.posSum {
+			rot, err := s.eval.RotateNew(total, r)
+			if err != nil {
+				return nil, fmt.Errorf("adding the copies: %w", err)
+			}
+			if err := s.eval.Add(total, rot, total); err != nil {
+				return nil, err
+			}
+		}
+	}
 	for _, r := range pl.d.sum {
 		rot, err := s.eval.RotateNew(total, r*S)
 		if err != nil {

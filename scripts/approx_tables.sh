@@ -17,7 +17,7 @@ variants() {
 	for v in "$@"; do
 		"$K" $v | awk -F'|' -v v="$v" '
 			/^\| kernel LS/ { row = sprintf("| `%s` | %s, %s | %s | %s | %s | %s |", v, $2, $4, $6, $7, $8, $9) }
-			/Kernel vs direct fit:/ { sub(/.*Kernel vs direct fit: /, ""); sub(/\.$/, ""); print row " " $0 " |" }'
+			/Kernel vs direct fit:/ { sub(/.*Kernel vs direct fit: /, ""); sub(/\.$/, ""); gsub(/\|/, "\\|"); print row " " $0 " |" }'
 	done
 }
 

@@ -30,7 +30,12 @@ func runHE(args []string, stdout, stderr io.Writer) error {
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: krelu he --activation FILE.json [--logn 14] [--data SOURCE] [--n 8192] [--reps 3] [--workers N] [--reference] [--json]")
 		fs.PrintDefaults()
-		fmt.Fprint(stderr, "\n"+sourceHelp)
+		fmt.Fprint(stderr, `
+SOURCE is an analytic distribution — normal, normal:MU,SIGMA, uniform:A,B, laplace:B[,MU],
+t:NU[,MU,SIGMA], mix:W@SPEC+W@SPEC… (--n draws) — or a file of values: .npy or whitespace-separated
+text. Values outside the activation's interval are counted and warned about: an encrypted
+polynomial cannot clip them.
+`)
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
