@@ -166,23 +166,17 @@ func (s *Server) encodeDiagonals(d *diagMap, level int, ptScale rlwe.Scale) (*pa
 			jobs = append(jobs, job{g: g, k: g + pl.giants[i].terms[j].rot/S, t: &pl.giants[i].terms[j]})
 		}
 	}
-	var firstErr error
-	var mu sync.Mutex
+	var fe firstError
 	parallel(len(jobs), s.workers, func(i int) {
 		j := jobs[i]
 		// rot_g(pt) must equal d_k, so pt = rot_{−g}(d_k).
 		v := slotVector(d.diags[j.k], -j.g, B, S)
 		pt, err := he.Encode(s.params, v, level, ptScale)
-		if err != nil {
-			mu.Lock()
-			firstErr = err
-			mu.Unlock()
-			return
-		}
+		fe.set(err)
 		j.t.pt = pt
 	})
-	if firstErr != nil {
-		return nil, fmt.Errorf("henn: encoding diagonals: %w", firstErr)
+	if fe.err != nil {
+		return nil, fmt.Errorf("henn: encoding diagonals: %w", fe.err)
 	}
 	nz := false
 	for _, b := range d.bias {

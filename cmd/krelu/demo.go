@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -9,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/krelu/krelu/approx"
+	"github.com/krelu/krelu/he"
 	"github.com/krelu/krelu/llama2c"
 )
 
@@ -21,7 +23,9 @@ llama2.c model (512 tokens × 64 dims), split by token: a random quarter of the
 tokens is held out. --data SOURCE uses other data instead: a distribution is
 simulated (--n calibration and --n held-out draws), a file is split at random.
 Writes DIR/demo.md, DIR/demo.csv, DIR/activation.json, DIR/demo_curves.png and
-DIR/demo_tradeoff.png (DIR is created; default ./krelu-demo).
+DIR/demo_tradeoff.png and, unless --logn 0, DIR/he.json: the fitted activation
+evaluated on the encrypted held-out values (CKKS, Lattigo v6) with levels,
+precision and timings (DIR is created; default ./krelu-demo).
 `
 
 func runDemo(args []string, stdout, stderr io.Writer) error {
@@ -32,6 +36,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	frac := fs.Float64("holdout-frac", 0.25, "held-out fraction of tokens / values")
 	seed := fs.Uint64("seed", 1, "seed of the split and the simulation")
 	kernel := fs.String("kernel", "gaussian", "smoothing kernel of the kernel method")
+	logN := fs.Int("logn", 13, "ring degree log2 N of the encrypted step (13–16); 0 skips it")
 	criterion := fs.String("criterion", approx.DefaultCriterion, "bandwidth cross-validation criterion: rmse, max or mix:W")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: krelu demo [-out DIR] [--data embeddings|SOURCE]")
@@ -100,6 +105,24 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	}
 	if err := write("activation.json", a.WriteJSON); err != nil {
 		return err
+	}
+	if *logN != 0 {
+		// The encrypted step: the fitted activation on the held-out values
+		// under CKKS, with the bare square and Lattigo's generic evaluator
+		// measured in the same run (see krelu he).
+		r, err := he.RunActivationReport(a, hold.X, *logN)
+		if err != nil {
+			return fmt.Errorf("encrypted step: %w", err)
+		}
+		fmt.Fprintln(stdout)
+		printHEReport(stdout, r, hold.Label)
+		if err := write("he.json", func(w io.Writer) error {
+			enc := json.NewEncoder(w)
+			enc.SetIndent("", "  ")
+			return enc.Encode(r)
+		}); err != nil {
+			return err
+		}
 	}
 	curves := filepath.Join(*outDir, "demo_curves.png")
 	if err := plotComparison(curves, c); err != nil {
