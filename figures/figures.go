@@ -146,7 +146,7 @@ func CurvesAndErrors(path string, lo, hi float64, ref Curve, curves []Curve) err
 		return err
 	}
 	top, bottom := plot.New(), plot.New()
-	top.Title.Text = fmt.Sprintf("Approximations of %s on [%g, %g]", ref.Name, lo, hi)
+	top.Title.Text = fmt.Sprintf("Approximations of %s on [%.4g, %.4g]", ref.Name, lo, hi)
 	top.X.Label.Text = "x"
 	top.Y.Label.Text = "f(x)"
 	bottom.Title.Text = "Error p(x) − " + ref.Name + "(x)"

@@ -1,7 +1,9 @@
 package henn
 
 import (
+	"bytes"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/tuneinsight/lattigo/v6/core/rlwe"
@@ -90,5 +92,55 @@ func BenchmarkSlotsKernel(b *testing.B) {
 			}
 			b.ReportMetric((cpuTime()-cpu0).Seconds()/float64(b.N)*1e3, "cpu-ms/op")
 		})
+	}
+}
+
+func TestCiphertextsRoundTrip(t *testing.T) {
+	b := smallFFN(101, 8, 16, 2, true)
+	m, err := CompileFFN(b, Options{MaxTokens: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := NewClient(m.Params())
+	evk, _ := c.EvaluationKeys(m.Rotations())
+	s, err := NewServer(m, evk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sents := randSentences(rand.New(rand.NewPCG(102, 102)), 2, 10, 8)
+	in, err := c.EncryptSentences(m.Layout(), sents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	n, err := in.WriteTo(&buf, m.Params())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != int64(buf.Len()) || n < in.BinarySize()*9/10 {
+		t.Errorf("wrote %d bytes, buffer %d, ciphertexts alone %d", n, buf.Len(), in.BinarySize())
+	}
+	back, err := ReadCiphertexts(&buf, m.Params())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := s.Evaluate(back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.DecryptLogits(m.Layout(), out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, sent := range sents {
+		want, _ := b.Forward(sent)
+		for k := range want {
+			if d := got[i][k] - want[k]; d > 1e-4 || d < -1e-4 {
+				t.Errorf("sentence %d class %d: %g after the round trip, want %g", i, k, got[i][k], want[k])
+			}
+		}
+	}
+	if _, err := ReadCiphertexts(bytes.NewReader([]byte("garbage")), m.Params()); err == nil || !strings.Contains(err.Error(), "not a serialized") {
+		t.Errorf("garbage: err = %v", err)
 	}
 }

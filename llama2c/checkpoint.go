@@ -156,12 +156,17 @@ func Read(r io.Reader) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	body := make([]byte, 4*cfg.numFloats())
-	if n, err := io.ReadFull(r, body); err != nil {
-		return nil, fmt.Errorf("llama2c: checkpoint truncated: header needs %d bytes, have %d", cfg.FileSize(), headerBytes+int64(n))
+	// Grow with the data actually read, so that a corrupt header cannot
+	// make us allocate gigabytes up front.
+	need := 4 * cfg.numFloats()
+	body, err := io.ReadAll(io.LimitReader(r, need+1))
+	if err != nil {
+		return nil, fmt.Errorf("llama2c: reading weights: %w", err)
 	}
-	var one [1]byte
-	if n, _ := r.Read(one[:]); n > 0 {
+	switch {
+	case int64(len(body)) < need:
+		return nil, fmt.Errorf("llama2c: checkpoint truncated: header needs %d bytes, have %d", cfg.FileSize(), headerBytes+int64(len(body)))
+	case int64(len(body)) > need:
 		return nil, fmt.Errorf("llama2c: trailing data after the %d bytes the header describes", cfg.FileSize())
 	}
 	return build(cfg, body)

@@ -143,6 +143,9 @@ func FuzzParse(f *testing.F) {
 	f.Add(embeddedModel[:64])
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := Parse(b)
+		if _, rerr := Read(bytes.NewReader(b)); (err == nil) != (rerr == nil) {
+			t.Fatalf("Parse error %v, Read error %v", err, rerr)
+		}
 		if err != nil {
 			return
 		}
