@@ -63,6 +63,35 @@ func ChebyshevToPower(a []float64, lo, hi float64) Poly {
 	return p
 }
 
+// checkPowerForm verifies that the power form p of the Chebyshev series a
+// on [lo,hi] still evaluates to the series, to 1e-6 of its scale, at 33
+// Chebyshev points. The conversion multiplies powers of 2/(hi−lo): on
+// [−1e200, 1e200] they underflowed and the x² coefficient of a direct fit
+// came out as exactly 0, and high degrees on wide intervals cancel. A fit
+// whose stored coefficients are wrong must fail, not be written.
+func checkPowerForm(p Poly, a []float64, lo, hi float64) error {
+	const n = 33
+	tk := make([]float64, len(a))
+	var maxDiff, scale float64
+	for i := range n {
+		t := math.Cos(math.Pi * float64(i) / (n - 1))
+		x := lo/2 + hi/2 + (hi/2-lo/2)*t // halves first: hi−lo may overflow
+		chebFill(t, tk)
+		var s float64
+		for k, c := range a {
+			s += c * tk[k]
+		}
+		scale = math.Max(scale, math.Max(math.Abs(s), math.Abs(x)))
+		maxDiff = math.Max(maxDiff, math.Abs(p.Eval(x)-s))
+	}
+	if !(maxDiff <= 1e-6*scale) {
+		return fmt.Errorf("approx: the power-basis form of this degree-%d fit on [%g, %g] is off by %.3g (scale %.3g): "+
+			"the interval is too wide or too far from 0 for the power basis; rescale the data or lower the degree",
+			len(a)-1, lo, hi, maxDiff, scale)
+	}
+	return nil
+}
+
 // PowerToChebyshev returns the Chebyshev coefficients on [lo,hi] of the
 // power-basis polynomial p, exactly up to rounding (interpolation at
 // deg+1 Chebyshev nodes reproduces a polynomial of that degree).

@@ -126,14 +126,7 @@ func adaptiveGK(g func(x float64, out []float64), m int, breaks []float64, relTo
 	}
 	// Running totals make each bisection O(m) instead of O(segments);
 	// the final integrals are re-summed from scratch.
-	v := make([]float64, m)
-	var e float64
-	for _, s := range *h {
-		for k := range m {
-			v[k] += s.val[k]
-		}
-		e += s.err
-	}
+	v, e := total()
 	var conv bool
 	for {
 		var scale float64
@@ -221,14 +214,24 @@ func distBreaks(d Dist, lo, hi float64, extra []float64) []float64 {
 			out = append(out, x)
 		}
 	}
-	sort.Float64s(out)
-	uniq := out[:1]
-	for _, x := range out[1:] {
-		if x > uniq[len(uniq)-1] {
-			uniq = append(uniq, x)
+	return sortUnique(out)
+}
+
+// sortUnique sorts xs in place and drops repeated values: break points
+// and grids must be strictly increasing, or the quadrature and Remez
+// searches would create empty panels.
+func sortUnique(xs []float64) []float64 {
+	if len(xs) == 0 {
+		return xs
+	}
+	sort.Float64s(xs)
+	out := xs[:1]
+	for _, x := range xs[1:] {
+		if x > out[len(out)-1] {
+			out = append(out, x)
 		}
 	}
-	return uniq
+	return out
 }
 
 // quadTol is the relative accuracy asked of every adaptive quadrature;

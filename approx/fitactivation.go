@@ -18,6 +18,12 @@ const (
 // DefaultRidge is the ridge penalty of MethodRidge when none is given.
 const DefaultRidge = 1e-3
 
+// maxBandwidthRatio bounds h/B for an explicit bandwidth (B = max |x| on
+// the interval). Far beyond it f_h is a huge constant h·K-term plus x/2
+// and the least-squares solve cancels catastrophically: h = 1e20 on
+// N(0,1) gave −282·x as the linear term instead of 0.5·x, with no error.
+const maxBandwidthRatio = 1e6
+
 // FitOptions configure FitActivation. The zero value of each field means
 // its documented default.
 type FitOptions struct {
@@ -123,6 +129,9 @@ func FitActivation(opt FitOptions) (*Activation, error) {
 		if math.IsNaN(h) || math.IsInf(h, 0) || h <= 0 {
 			return nil, fmt.Errorf("approx: bandwidth h = %v must be positive and finite (or use auto)", h)
 		}
+		if B := math.Max(math.Abs(lo), math.Abs(hi)); h > maxBandwidthRatio*B {
+			return nil, fmt.Errorf("approx: bandwidth h = %g is more than %g times the interval half-width %g; f_h is then a constant plus x/2 to working precision (choose a smaller h or auto)", h, maxBandwidthRatio, B)
+		}
 		if opt.Target == "relu" {
 			target, err = NewSmoothedReLU(k, h)
 		} else {
@@ -170,6 +179,9 @@ func FitActivation(opt FitOptions) (*Activation, error) {
 		return nil, fmt.Errorf("approx: unknown method %q (want ls, ridge, minimax or chebyshev)", opt.Method)
 	}
 	p := ChebyshevToPower(cheb, lo, hi)
+	if err := checkPowerForm(p, cheb, lo, hi); err != nil {
+		return nil, err
+	}
 	met, err := EvalMetrics(p, ref, opt.Holdout, lo, hi)
 	if err != nil {
 		return nil, fmt.Errorf("approx: measuring on holdout: %w", err)

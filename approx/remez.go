@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
 
 	"gonum.org/v1/gonum/mat"
 )
@@ -260,13 +259,7 @@ func remezGrid(lo, hi float64, nb int, kinks []float64) []float64 {
 			g = append(g, k)
 		}
 	}
-	sort.Float64s(g)
-	out := g[:1]
-	for _, x := range g[1:] {
-		if x > out[len(out)-1] {
-			out = append(out, x)
-		}
-	}
+	out := sortUnique(g)
 	out[0], out[len(out)-1] = lo, hi
 	return out
 }

@@ -144,51 +144,22 @@ func Smooth(k Kernel, f Target, h float64) Target {
 	return g
 }
 
-// Gauss–Kronrod 7/15 nodes and weights (QUADPACK qk15).
-var (
-	kernGKNodes = [8]float64{
-		0.991455371120812639206854697526329,
-		0.949107912342758524526189684047851,
-		0.864864423359769072789712788640926,
-		0.741531185599394439863864773280788,
-		0.586087235467691130294144845693013,
-		0.405845151377397166906606412076961,
-		0.207784955007898467600689403773245,
-		0,
-	}
-	kernGKWeights = [8]float64{
-		0.022935322010529224963732008058970,
-		0.063092092629978553290700663189204,
-		0.104790010322250183839876322541518,
-		0.140653259715525918745189590510238,
-		0.169004726639267902826583426598550,
-		0.190350578064785409913256402421014,
-		0.204432940075298892414161999234649,
-		0.209482141084727828012999174891714,
-	}
-	// Gauss 7-point weights for the odd-indexed Kronrod nodes 1, 3, 5, 7.
-	kernGWeights = [4]float64{
-		0.129484966168869693270611432679082,
-		0.279705391489276667901467771423780,
-		0.381830050505118944950369775488975,
-		0.417959183673469387755102040816327,
-	}
-)
-
 // kernGK15 integrates f over [a, b] and returns the Kronrod estimate and
-// |Kronrod − Gauss| as its error estimate.
+// |Kronrod − Gauss| as its error estimate. It is the scalar, allocation-free
+// twin of gkApply (same qk15 tables), kept separate because kernel
+// smoothing calls it millions of times per fit.
 func kernGK15(f func(float64) float64, a, b float64) (val, errEst float64) {
 	c := (a + b) / 2
 	hw := (b - a) / 2
 	fc := f(c)
-	k := fc * kernGKWeights[7]
-	g := fc * kernGWeights[3]
+	k := fc * gkWK[7]
+	g := fc * gkWG[3]
 	for i := 0; i < 7; i++ {
-		dx := hw * kernGKNodes[i]
+		dx := hw * gkX[i]
 		s := f(c-dx) + f(c+dx)
-		k += kernGKWeights[i] * s
+		k += gkWK[i] * s
 		if i%2 == 1 {
-			g += kernGWeights[i/2] * s
+			g += gkWG[i/2] * s
 		}
 	}
 	return k * hw, math.Abs((k - g) * hw)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/krelu/krelu/approx"
 	"github.com/tuneinsight/lattigo/v6/core/rlwe"
@@ -175,14 +176,62 @@ func TestRunActivationReport(t *testing.T) {
 			outside++
 		}
 	}
-	if r.Outside != outside || r.Warning == "" {
+	if r.Outside != outside || !strings.Contains(r.Warning, "outside the fitted interval") || strings.Contains(r.Warning, "bits") {
 		t.Errorf("outside %d (want %d), warning %q", r.Outside, outside, r.Warning)
+	}
+	for name, v := range map[string]float64{"eval/square": r.EvalOverSquare, "generic/eval": r.GenericOverEval, "throughput": r.Throughput} {
+		if !(v > 0) || math.IsInf(v, 0) {
+			t.Errorf("%s = %v, want a positive finite number", name, v)
+		}
 	}
 	if _, err := RunReport(act, nil, ReportOptions{LogN: 13}); err == nil {
 		t.Error("no values accepted")
 	}
 	if _, err := RunReport(act, []float64{math.Inf(1)}, ReportOptions{LogN: 13}); err == nil {
 		t.Error("Inf accepted")
+	}
+}
+
+// Inputs of 10^6 overflow the modulus after squaring: the report must say
+// that the decrypted values are noise rather than print them plainly.
+func TestRunReportWarnsOnLostPrecision(t *testing.T) {
+	act := &approx.Activation{
+		Format: approx.FormatV1, Target: "relu", Kernel: "gaussian", Bandwidth: 0.5, Method: "ls", Degree: 2,
+		Interval: [2]float64{-3, 3}, Coefficients: []float64{0.25, 0.5, 0.125},
+	}
+	r, err := RunReport(act, testValues(64, 1e6, 1e6+1, 3), ReportOptions{LogN: 13, Reps: 1, Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.MinPrecisionBits >= minTrustedBits || !strings.Contains(r.Warning, "not usable") {
+		t.Errorf("precision %.1f bits, warning %q", r.MinPrecisionBits, r.Warning)
+	}
+}
+
+func TestCPURatio(t *testing.T) {
+	for _, c := range []struct{ a, b, aw, bw, want float64 }{
+		{2, 4, 9, 9, 0.5}, // CPU times win when both are measured
+		{0, 4, 3, 6, 0.5}, // below the clock's resolution: wall clock
+		{2, 0, 3, 6, 0.5},
+		{0, 0, 0, 0, 0}, // nothing measured: 0, never NaN or Inf
+	} {
+		if got := cpuRatio(c.a, c.b, c.aw, c.bw); math.Abs(got-c.want) > 1e-15 {
+			t.Errorf("cpuRatio(%v, %v, %v, %v) = %v, want %v", c.a, c.b, c.aw, c.bw, got, c.want)
+		}
+	}
+}
+
+func TestThreadTimerResolution(t *testing.T) {
+	// 200 µs of work must read as nonzero CPU time: a tick-based clock
+	// read 0 here and made the report's ratios infinite.
+	tt := startThreadTimer()
+	start := time.Now()
+	x := 1.0
+	for time.Since(start) < 200*time.Microsecond {
+		x = math.Sqrt(x + 1)
+	}
+	if d := tt.stop(); d <= 0 || x <= 0 {
+		t.Errorf("thread CPU time %v for 200 µs of work", d)
 	}
 }
 

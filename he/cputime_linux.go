@@ -4,11 +4,14 @@ import (
 	"runtime"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
-// rusageThread is RUSAGE_THREAD (Linux ≥ 2.6.26): CPU time of the calling
-// thread only.
-const rusageThread = 1
+// clockThreadCPUTimeID is CLOCK_THREAD_CPUTIME_ID: CPU time of the
+// calling thread, to the nanosecond. getrusage(RUSAGE_THREAD) was used
+// before, but it is tick-based (4 ms here): a sub-tick activation then
+// measured 0 CPU seconds and its ratios came out as +Inf or NaN.
+const clockThreadCPUTimeID = 3
 
 // threadTimer measures the CPU time the calling goroutine spends, pinned
 // to its OS thread. On a machine shared with other jobs wall-clock time
@@ -17,11 +20,11 @@ const rusageThread = 1
 type threadTimer struct{ start time.Duration }
 
 func threadCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(rusageThread, &ru); err != nil {
+	var ts syscall.Timespec
+	if _, _, e := syscall.Syscall(syscall.SYS_CLOCK_GETTIME, clockThreadCPUTimeID, uintptr(unsafe.Pointer(&ts)), 0); e != 0 {
 		return 0
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return time.Duration(ts.Nano())
 }
 
 func startThreadTimer() threadTimer {

@@ -76,19 +76,24 @@ func (k *KeyOwner) AddRotations(ek *EvaluationKeys, rotations ...int) error {
 		if r <= -slots || r >= slots {
 			return fmt.Errorf("he: rotation %d outside (−%d, %d)", r, slots, slots)
 		}
-		gal := k.params.GaloisElementForRotation(r)
-		if _, ok := ek.galois[gal]; ok {
-			continue
-		}
-		k.mu.Lock()
-		gk := k.kgen.GenGaloisKeyNew(gal, k.sk)
-		k.mu.Unlock()
-		if ek.galois == nil {
-			ek.galois = map[uint64]*rlwe.GaloisKey{}
-		}
-		ek.galois[gal] = gk
+		k.addGalois(ek, k.params.GaloisElementForRotation(r))
 	}
 	return nil
+}
+
+// addGalois generates the Galois key for gal unless ek already has it:
+// key generation is the slow part, and each key takes megabytes.
+func (k *KeyOwner) addGalois(ek *EvaluationKeys, gal uint64) {
+	if _, ok := ek.galois[gal]; ok {
+		return
+	}
+	k.mu.Lock()
+	gk := k.kgen.GenGaloisKeyNew(gal, k.sk)
+	k.mu.Unlock()
+	if ek.galois == nil {
+		ek.galois = map[uint64]*rlwe.GaloisKey{}
+	}
+	ek.galois[gal] = gk
 }
 
 // owns reports whether ek was derived from k's keys: adding Galois keys of
@@ -110,17 +115,7 @@ func (k *KeyOwner) AddConjugation(ek *EvaluationKeys) error {
 	if err := k.owns(ek); err != nil {
 		return err
 	}
-	gal := k.params.GaloisElementForComplexConjugation()
-	if _, ok := ek.galois[gal]; ok {
-		return nil
-	}
-	k.mu.Lock()
-	gk := k.kgen.GenGaloisKeyNew(gal, k.sk)
-	k.mu.Unlock()
-	if ek.galois == nil {
-		ek.galois = map[uint64]*rlwe.GaloisKey{}
-	}
-	ek.galois[gal] = gk
+	k.addGalois(ek, k.params.GaloisElementForComplexConjugation())
 	return nil
 }
 

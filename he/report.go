@@ -5,6 +5,7 @@ import (
 	"math"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -206,9 +207,9 @@ func RunReport(act *approx.Activation, values []float64, opt ReportOptions) (*Re
 	}
 	r.EvalSeconds, r.BareSquareSeconds, r.GenericEvalSeconds = median2(tAct, 0), median2(tSq, 0), median2(tGen, 0)
 	r.EvalCPUSeconds, r.BareSquareCPUSeconds, r.GenericEvalCPUSeconds = median2(tAct, 1), median2(tSq, 1), median2(tGen, 1)
-	r.EvalOverSquare = r.EvalCPUSeconds / r.BareSquareCPUSeconds
-	r.GenericOverEval = r.GenericEvalCPUSeconds / r.EvalCPUSeconds
-	r.Throughput = float64(slots) / r.EvalCPUSeconds
+	r.EvalOverSquare = cpuRatio(r.EvalCPUSeconds, r.BareSquareCPUSeconds, r.EvalSeconds, r.BareSquareSeconds)
+	r.GenericOverEval = cpuRatio(r.GenericEvalCPUSeconds, r.EvalCPUSeconds, r.GenericEvalSeconds, r.EvalSeconds)
+	r.Throughput = cpuRatio(float64(slots), r.EvalCPUSeconds, float64(slots), r.EvalSeconds)
 	r.LevelsConsumed = level - outs[0].Level()
 	r.GenericLevelsConsumed = level - gens[0].Level()
 
@@ -267,11 +268,39 @@ func RunReport(act *approx.Activation, values []float64, opt ReportOptions) (*Re
 	st := PrecisionStats(params, want, have)
 	r.PrecisionBits, r.MinPrecisionBits = st.AVGLog2Prec.Real, st.MINLog2Prec.Real
 	r.GenericPrecisionBits = PrecisionStats(params, want, haveGen).AVGLog2Prec.Real
-	if r.Outside > 0 {
-		r.Warning = fmt.Sprintf("%d of %d values (%.2f%%) lie outside the fitted interval [%g, %g]; an encrypted polynomial cannot clip them, so their error against ReLU grows quadratically",
-			r.Outside, len(values), 100*float64(r.Outside)/float64(len(values)), act.Interval[0], act.Interval[1])
+	var warnings []string
+	if r.MinPrecisionBits < minTrustedBits {
+		warnings = append(warnings, fmt.Sprintf("the decrypted values match the plaintext polynomial to only %.1f bits (min): "+
+			"the values or the polynomial's powers exceed what the parameters carry at scale 2^%.0f, so the encrypted outputs are not usable",
+			r.MinPrecisionBits, r.LogScale))
 	}
+	if r.Outside > 0 {
+		warnings = append(warnings, fmt.Sprintf("%d of %d values (%.2f%%) lie outside the fitted interval [%g, %g]; an encrypted polynomial cannot clip them, so their error against ReLU grows quadratically",
+			r.Outside, len(values), 100*float64(r.Outside)/float64(len(values)), act.Interval[0], act.Interval[1]))
+	}
+	r.Warning = strings.Join(warnings, "; ")
 	return r, nil
+}
+
+// minTrustedBits is the precision below which a report warns that the
+// encrypted result is noise: a degree-2 activation at the default scale
+// gives 20+ bits, while a power-basis degree-30 polynomial or inputs of
+// 10^6 overflowed to below zero bits when tried, and were reported
+// without comment before.
+const minTrustedBits = 10
+
+// cpuRatio returns a/b for CPU times, or aw/bw for the wall-clock twins
+// when a CPU time is below the clock's resolution: a ratio with a zero
+// would read +Inf or NaN, which is wrong and does not even encode as
+// JSON. It returns 0 when neither can be formed.
+func cpuRatio(a, b, aw, bw float64) float64 {
+	switch {
+	case a > 0 && b > 0:
+		return a / b
+	case bw > 0:
+		return aw / bw
+	}
+	return 0
 }
 
 // timed runs f and returns its wall-clock and thread CPU seconds.

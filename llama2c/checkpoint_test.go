@@ -14,7 +14,7 @@ import (
 func TestReadSharedFileEqualsEmbedded(t *testing.T) {
 	p, err := shareddata.Path("llama2c", "stories260K.bin")
 	if err != nil {
-		t.Skip(err)
+		t.Fatalf("real data missing: %v", err)
 	}
 	m, err := ReadFile(p)
 	if err != nil {
@@ -33,7 +33,7 @@ func TestReadSharedFileEqualsEmbedded(t *testing.T) {
 	}
 	tp, err := shareddata.Path("llama2c", "tok512.bin")
 	if err != nil {
-		t.Skip(err)
+		t.Fatalf("real data missing: %v", err)
 	}
 	tok, err := ReadTokenizerFile(tp, m.VocabSize)
 	if err != nil {

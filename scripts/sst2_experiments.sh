@@ -6,7 +6,7 @@
 # CKKS for seed 1. Writes raw outputs and summary.md under $OUT.
 #
 #   sh scripts/sst2_experiments.sh            # 3 seeds, the docs' figures
-#   SEEDS="1" ENCRYPTED=0 sh scripts/sst2_experiments.sh
+#   SEEDS="1" ENCRYPTED=0 TWO_LAYERS=0 sh scripts/sst2_experiments.sh
 set -eu
 OUT=${OUT:-/tmp/sst2-exp}
 SEEDS=${SEEDS:-"1 2 3"}
@@ -25,10 +25,17 @@ for s in $SEEDS; do
 		$K sst2 eval -m "$OUT/${a}_$s.gob" --ref "$OUT/relu_$s.gob" >"$OUT/eval_${a}_$s.txt" 2>/dev/null
 	done
 done
+s=$(echo $SEEDS | cut -d' ' -f1)
 if [ "$ENCRYPTED" = 1 ]; then
-	s=$(echo $SEEDS | cut -d' ' -f1)
-	$K sst2 infer -m "$OUT/relu_$s.gob" --activation "$OUT/acts_$s/kernel2.json" --encrypted >"$OUT/infer_posthoc_$s.txt" 2>/dev/null
 	$K sst2 infer -m "$OUT/kernel2_$s.gob" --encrypted >"$OUT/infer_trained_$s.txt" 2>/dev/null
+	$K sst2 infer -m "$OUT/relu_$s.gob" --activation "$OUT/acts_$s/kernel2.json" --encrypted >"$OUT/infer_posthoc_$s.txt" 2>/dev/null
+	# latency on a short run, less exposed to other load on the machine
+	$K sst2 infer -m "$OUT/kernel2_$s.gob" --encrypted --dev-limit 32 >"$OUT/infer_latency_$s.txt" 2>/dev/null
+fi
+if [ "${TWO_LAYERS:-1}" = 1 ]; then
+	mkdir -p "$OUT/acts_l2_$s"
+	$K sst2 train $COMMON --layers 2 --seed "$s" -o "$OUT/relu_l2_$s.gob" >"$OUT/train_relu_l2_$s.txt" 2>"$OUT/train_relu_l2_$s.log"
+	$K sst2 swap -m "$OUT/relu_l2_$s.gob" --calib 2000 -write "$OUT/acts_l2_$s" >"$OUT/swap_l2_$s.txt" 2>/dev/null
 fi
 
 # Summary: mean ± sample std over seeds of dev accuracy and agreement with

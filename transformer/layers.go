@@ -32,7 +32,7 @@ func (p *Param) Grad() *mat.Dense { return mat.NewDense(p.R, p.C, p.G) }
 // ZeroGrad clears the gradient.
 func (p *Param) ZeroGrad() { clear(p.G) }
 
-// initUniform fills p with U(−a, a), a = sqrt(6/(fanIn+fanOut)) (Glorot).
+// initGlorot fills p with U(−a, a), a = sqrt(6/(fanIn+fanOut)) (Glorot & Bengio 2010).
 func (p *Param) initGlorot(rng *rand.Rand) {
 	a := math.Sqrt(6 / float64(p.R+p.C))
 	for i := range p.W {

@@ -186,7 +186,8 @@ func (m *Model) checkIDs(ids []int) error {
 	return nil
 }
 
-// Embed returns the input rows E[ids]·P + b + pos.
+// embed returns the gathered embedding rows E[ids] and the model input
+// E[ids]·P + b + pos.
 func (m *Model) embed(ids []int) (emb, x *mat.Dense) {
 	t, de := len(ids), m.Cfg.EmbDim
 	emb = mat.NewDense(t, de, nil)

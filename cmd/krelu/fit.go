@@ -108,8 +108,16 @@ func runFit(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Checked here, before the bandwidth rule below reads the method: an
+	// unknown method used to be reported as a missing --bandwidth.
+	m := strings.ToLower(*method)
+	switch m {
+	case approx.MethodLS, approx.MethodRidge, approx.MethodMinimax, approx.MethodChebyshev:
+	default:
+		return fmt.Errorf("%w: unknown --method %q (want ls, ridge, minimax or chebyshev)", errUsage, *method)
+	}
 	opt := approx.FitOptions{
-		Target: *target, Kernel: ff.kernel, Method: *method, Ridge: *ridge, Degree: ff.degree,
+		Target: *target, Kernel: ff.kernel, Method: m, Ridge: *ridge, Degree: ff.degree,
 		Interval: ff.interval, Calibration: cal, Holdout: hold, Criterion: ff.criterion,
 	}
 	if ff.degree < 1 || ff.degree > approx.MaxDegree {
@@ -125,7 +133,7 @@ func runFit(args []string, stdout, stderr io.Writer) error {
 		if !ff.bw.auto && !(ff.bw.h > 0) {
 			return fmt.Errorf("bandwidth h = %v must be positive", ff.bw.h)
 		}
-		if ff.bw.auto && !ff.bw.set && *method != "ls" && *method != "ridge" {
+		if ff.bw.auto && !ff.bw.set && m != approx.MethodLS && m != approx.MethodRidge {
 			return fmt.Errorf("%w: --method %s needs an explicit --bandwidth H (auto selects h for least squares) or --kernel none", errUsage, *method)
 		}
 	}

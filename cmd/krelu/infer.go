@@ -39,6 +39,7 @@ type inferReport struct {
 	InBytes      int64   `json:"input_ciphertext_bytes,omitempty"`
 	OutBytes     int64   `json:"output_ciphertext_bytes,omitempty"`
 	KeyBytes     int64   `json:"evaluation_key_bytes,omitempty"`
+	LatKeyBytes  int64   `json:"latency_evaluation_key_bytes,omitempty"`
 	SetupSeconds float64 `json:"setup_seconds,omitempty"`
 }
 
@@ -139,7 +140,7 @@ func runInfer(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rep.Latency = r.seconds
+	rep.Latency, rep.LatKeyBytes = r.seconds, run.keyBytes
 	return printInfer(stdout, rep, *asJSON)
 }
 
@@ -235,7 +236,7 @@ func printInfer(w io.Writer, r inferReport, asJSON bool) error {
 		100*r.Accuracy, 100*r.PlainAcc, 100*r.Agreement, r.MaxLogitErr, r.Images)
 	fmt.Fprintf(w, "  amortized %.4g s/image (%s; server %.4g s/image), single-image latency %.3g s (%s)\n",
 		r.Amortized, r.Mode, r.ServerPerImg, r.Latency, r.LatencyMode)
-	fmt.Fprintf(w, "  ciphertexts: %.1f KB in per image, %.1f MB out in total; evaluation keys %.1f MB; setup %.1f s\n",
-		float64(r.CtBytes)/1e3, float64(r.OutBytes)/1e6, float64(r.KeyBytes)/1e6, r.SetupSeconds)
+	fmt.Fprintf(w, "  ciphertexts: %.1f KB in per image, %.1f MB out in total; evaluation keys %.1f MB (%s), %.1f MB (%s); setup %.1f s\n",
+		float64(r.CtBytes)/1e3, float64(r.OutBytes)/1e6, float64(r.KeyBytes)/1e6, r.Mode, float64(r.LatKeyBytes)/1e6, r.LatencyMode, r.SetupSeconds)
 	return nil
 }

