@@ -142,3 +142,46 @@ func TestFitActivationBadInput(t *testing.T) {
 		}
 	}
 }
+
+// Bad inputs that used to fit "successfully" with wrong coefficients.
+func TestFitActivationRefusesSilentlyWrongFits(t *testing.T) {
+	// h far beyond the interval: the linear term came out as −282 instead of 0.5.
+	_, err := FitActivation(FitOptions{Kernel: "gaussian", Bandwidth: 1e20, Calibration: Normal{0, 1}})
+	if err == nil || !strings.Contains(err.Error(), "interval half-width") {
+		t.Errorf("h = 1e20: err = %v", err)
+	}
+	// Values of ±1e200: 2/(hi−lo) squared underflows and the x² term was 0.
+	s, err := NewSample("huge", []float64{-1e200, 0, 1e200, -5e199, 5e199})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = FitActivation(FitOptions{Kernel: "none", Calibration: s})
+	if err == nil || !strings.Contains(err.Error(), "power-basis form") {
+		t.Errorf("values of 1e200: err = %v", err)
+	}
+	// Values of ±1e308: the spread overflows; this read "zero spread".
+	big := make([]float64, 40)
+	for i := range big {
+		big[i] = math.Copysign(1e308, float64(i%2)-0.5)
+	}
+	s, err = NewSample("huger", big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = FitActivation(FitOptions{Kernel: "gaussian", AutoBandwidth: true, Calibration: s})
+	if err == nil || !strings.Contains(err.Error(), "overflows") {
+		t.Errorf("values of 1e308: err = %v", err)
+	}
+}
+
+func TestCheckPowerForm(t *testing.T) {
+	// Closed form: T_2(t) = 2t² − 1 on [−2, 2] is x²/2 − 1.
+	cheb := []float64{0, 0, 1}
+	p := ChebyshevToPower(cheb, -2, 2)
+	if err := checkPowerForm(p, cheb, -2, 2); err != nil {
+		t.Errorf("exact conversion rejected: %v", err)
+	}
+	if err := checkPowerForm(Poly{-1, 0, 0.5001}, cheb, -2, 2); err == nil {
+		t.Error("a power form off by 4e-4 accepted")
+	}
+}

@@ -56,12 +56,17 @@ type UniformKernel struct{}
 // h·softplus(x/h) (Dugas et al. 2001 call softplus a smooth ReLU).
 type LogisticKernel struct{}
 
+// Name returns the kernel's name as KernelByName and the CLI's --kernel
+// accept it; the five methods below implement [Kernel.Name].
 func (GaussianKernel) Name() string     { return "gaussian" }
 func (EpanechnikovKernel) Name() string { return "epanechnikov" }
 func (TriangularKernel) Name() string   { return "triangular" }
 func (UniformKernel) Name() string      { return "uniform" }
 func (LogisticKernel) Name() string     { return "logistic" }
 
+// Support returns the half-width of the kernel's support (+Inf for the
+// unbounded kernels); quadrature uses ±Support·h as break points. The five
+// methods below implement [Kernel.Support].
 func (GaussianKernel) Support() float64     { return math.Inf(1) }
 func (EpanechnikovKernel) Support() float64 { return 1 }
 func (TriangularKernel) Support() float64   { return 1 }

@@ -85,7 +85,10 @@ func sourceScale(src Source) (float64, error) {
 		return v, nil
 	case *Sample:
 		v := kernSampleStd(s.X)
-		if !(v > 0) || math.IsInf(v, 0) {
+		if math.IsInf(v, 0) || math.IsNaN(v) {
+			return 0, fmt.Errorf("approx: sample %q: values too large, their spread overflows float64; rescale them", s.Label)
+		}
+		if !(v > 0) {
 			return 0, fmt.Errorf("approx: sample %q has zero spread; no bandwidth can be chosen", s.Label)
 		}
 		return v, nil

@@ -9,8 +9,10 @@ import (
 
 // clockThreadCPUTimeID is CLOCK_THREAD_CPUTIME_ID: CPU time of the
 // calling thread, to the nanosecond. getrusage(RUSAGE_THREAD) was used
-// before, but it is tick-based (4 ms here): a sub-tick activation then
-// measured 0 CPU seconds and its ratios came out as +Inf or NaN.
+// before, but its utime+stime does not advance smoothly over short
+// intervals (the kernel splits it by ticks and keeps each part monotone):
+// a 0.16 ms activation measured 0 CPU seconds and its ratios came out as
+// +Inf or NaN.
 const clockThreadCPUTimeID = 3
 
 // threadTimer measures the CPU time the calling goroutine spends, pinned

@@ -50,6 +50,7 @@ const (
 	KindCiphertext     Kind = 4
 )
 
+// String names the kind as error messages print it.
 func (k Kind) String() string {
 	switch k {
 	case KindParameters:

@@ -100,7 +100,9 @@ func (s *State) Forward(token, pos int) ([]float64, error) {
 	scale := 1 / math.Sqrt(float64(hs))
 	for l := range m.Layers {
 		L := &m.Layers[l]
-		rmsnorm(s.xb, x, L.RMSAtt)
+		if !rmsnorm(s.xb, x, L.RMSAtt) {
+			return nil, diverged(l, pos)
+		}
 		matmul(s.q, s.xb, L.WQ)
 		matmul(s.k, s.xb, L.WK)
 		matmul(s.v, s.xb, L.WV)
@@ -137,7 +139,9 @@ func (s *State) Forward(token, pos int) ([]float64, error) {
 			x[i] += s.xb2[i]
 		}
 
-		rmsnorm(s.xb, x, L.RMSFFN)
+		if !rmsnorm(s.xb, x, L.RMSFFN) {
+			return nil, diverged(l, pos)
+		}
 		matmul(s.hb, s.xb, L.W1)
 		matmul(s.hb2, s.xb, L.W3)
 		if s.hook != nil {
@@ -152,21 +156,36 @@ func (s *State) Forward(token, pos int) ([]float64, error) {
 			x[i] += s.xb[i]
 		}
 	}
-	rmsnorm(x, x, m.RMSFinal)
+	if !rmsnorm(x, x, m.RMSFinal) {
+		return nil, diverged(len(m.Layers)-1, pos)
+	}
 	matmul(s.logits, x, m.Classifier)
 	return s.logits, nil
 }
 
-// rmsnorm sets o = w ⊙ x / sqrt(mean(x²) + 1e-5); o may alias x.
-func rmsnorm(o, x []float64, w []float32) {
+// diverged reports a residual stream that left float64: a polynomial
+// activation far outside its interval does this, and RMSNorm would
+// otherwise scale the infinite stream to zeros and decoding would go on
+// emitting token 0 without a word.
+func diverged(layer, pos int) error {
+	return fmt.Errorf("llama2c: position %d, layer %d: the residual stream is no longer finite (the FFN activation diverged)", pos, layer)
+}
+
+// rmsnorm sets o = w ⊙ x / sqrt(mean(x²) + 1e-5); o may alias x. It
+// reports false, leaving o untouched, when Σx² is not finite.
+func rmsnorm(o, x []float64, w []float32) bool {
 	var ss float64
 	for _, v := range x {
 		ss += v * v
+	}
+	if math.IsInf(ss, 0) || math.IsNaN(ss) {
+		return false
 	}
 	inv := 1 / math.Sqrt(ss/float64(len(x))+1e-5)
 	for i := range o {
 		o[i] = float64(w[i]) * inv * x[i]
 	}
+	return true
 }
 
 // matmul sets out = W·x with W row-major (len(out) × len(x)).

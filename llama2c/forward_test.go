@@ -3,6 +3,7 @@ package llama2c
 import (
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -71,6 +72,22 @@ func TestForwardErrors(t *testing.T) {
 	}
 	if _, _, err := Generate(m, nil, GenerateOptions{Temperature: -1}); err == nil {
 		t.Error("nil tokenizer / negative temperature accepted")
+	}
+}
+
+// A huge polynomial activation overflows the residual stream; RMSNorm used
+// to turn the infinite stream into zeros, and greedy decoding then emitted
+// <unk> (token 0) forever with no error.
+func TestForwardDiverged(t *testing.T) {
+	m, tok := embeddedTok(t)
+	s := m.NewState()
+	s.SetActivation(func(x float64) float64 { return 1e300 * (1 + x*x) })
+	if _, err := s.Forward(BOS, 0); err == nil || !strings.Contains(err.Error(), "no longer finite") {
+		t.Errorf("Forward: err = %v", err)
+	}
+	_, _, err := Generate(m, tok, GenerateOptions{Steps: 4, Activation: func(x float64) float64 { return 1e300 * (1 + x*x) }})
+	if err == nil {
+		t.Error("Generate with a diverging activation succeeded")
 	}
 }
 

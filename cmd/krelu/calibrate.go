@@ -43,11 +43,7 @@ func runCalibrate(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("o", "", "output PREFIX (required)")
 	modelPath := fs.String("model", "", "llama2.c checkpoint; default: embedded stories260K")
 	tokPath := fs.String("tokenizer", "", "llama2.c tokenizer; default: embedded tok512")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: krelu calibrate --source embeddings|ffn --text FILE|sst2|stories:N|matrix [--layer N|all|each] [--holdout-frac 0.2] -o PREFIX")
-		fs.PrintDefaults()
-		fmt.Fprint(stderr, calibrateHelp)
-	}
+	setUsage(fs, stderr, "krelu calibrate --source embeddings|ffn --text FILE|sst2|stories:N|matrix [--layer N|all|each] [--holdout-frac 0.2] -o PREFIX", calibrateHelp)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

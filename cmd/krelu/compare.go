@@ -25,11 +25,7 @@ func runCompare(args []string, stdout, stderr io.Writer) error {
 	plot := fs.String("plot", "", "write curves and errors against ReLU to FILE.png|.svg (and the bandwidth trade-off to FILE_tradeoff.EXT)")
 	tradeoff := fs.String("tradeoff", "", "write the RMSE-vs-max-error curve over bandwidth h (every kernel) to FILE.png|.svg")
 	out := fs.String("o", "", "write the table to FILE instead of stdout")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: krelu compare --data SOURCE [--holdout SOURCE] [--kernel gaussian] [--bandwidth H|auto] [--format md|csv|json] [--plot FILE.png|.svg] [--tradeoff FILE.png|.svg] [-o FILE]")
-		fs.PrintDefaults()
-		fmt.Fprint(stderr, sourceHelp)
-	}
+	setUsage(fs, stderr, "krelu compare --data SOURCE [--holdout SOURCE] [--kernel gaussian] [--bandwidth H|auto] [--format md|csv|json] [--plot FILE.png|.svg] [--tradeoff FILE.png|.svg] [-o FILE]", sourceHelp)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

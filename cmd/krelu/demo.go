@@ -38,11 +38,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	kernel := fs.String("kernel", "gaussian", "smoothing kernel of the kernel method")
 	logN := fs.Int("logn", 13, "ring degree log2 N of the encrypted step (13–16); 0 skips it")
 	criterion := fs.String("criterion", approx.DefaultCriterion, "bandwidth cross-validation criterion: rmse, max or mix:W")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: krelu demo [-out DIR] [--data embeddings|SOURCE]")
-		fs.PrintDefaults()
-		fmt.Fprint(stderr, demoHelp)
-	}
+	setUsage(fs, stderr, "krelu demo [-out DIR] [--data embeddings|SOURCE]", demoHelp)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -51,6 +47,11 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	}
 	if *n < 10 {
 		return fmt.Errorf("%w: --n %d too small", errUsage, *n)
+	}
+	if *logN != 0 {
+		if err := checkLogN(*logN); err != nil {
+			return err
+		}
 	}
 	cal, hold, desc, err := demoData(*data, *n, *frac, *seed)
 	if err != nil {

@@ -96,11 +96,7 @@ func runFit(args []string, stdout, stderr io.Writer) error {
 	ridge := fs.Float64("ridge", 0, "ridge penalty on Chebyshev coefficients (method ridge; default 1e-3)")
 	asJSON := fs.Bool("json", false, "print the activation JSON (krelu.activation/v1) to stdout")
 	out := fs.String("o", "", "also write the activation JSON to FILE")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: krelu fit --data SOURCE [--target relu] [--kernel gaussian|…|none] [--bandwidth H|auto] [--method ls|ridge|minimax|chebyshev] [--degree 2] [--interval a,b|auto] [--json] [-o FILE]")
-		fs.PrintDefaults()
-		fmt.Fprint(stderr, sourceHelp)
-	}
+	setUsage(fs, stderr, "krelu fit --data SOURCE [--target relu] [--kernel gaussian|…|none] [--bandwidth H|auto] [--method ls|ridge|minimax|chebyshev] [--degree 2] [--interval a,b|auto] [--json] [-o FILE]", sourceHelp)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -195,5 +191,15 @@ func printActivation(w io.Writer, a *approx.Activation) {
 		}
 		fmt.Fprintf(w, "vs %s on %s: rmse %.6g  mae %.6g  max %.6g  p99 %.6g  rel_l2 %.4g  rmse(x<0) %.6g  rmse(x≥0) %.6g  outside %.4g%%  depth %d\n",
 			a.Target, hold, m.RMSE, m.MAE, m.MaxAbs, m.P99Abs, m.RelL2, m.RMSENeg, m.RMSEPos, 100*m.OutsideFrac, m.Depth)
+	}
+}
+
+// setUsage makes -h print a synopsis line, the flags and help: the flag
+// package's default ("Usage of krelu X:") names no required flag.
+func setUsage(fs *flag.FlagSet, stderr io.Writer, synopsis, help string) {
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: "+synopsis)
+		fs.PrintDefaults()
+		fmt.Fprint(stderr, help)
 	}
 }

@@ -22,6 +22,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	seed := fs.Uint64("seed", 0, "random seed for temperature > 0")
 	actPath := fs.String("activation", "", "krelu.activation/v1 JSON whose polynomial replaces SiLU in every FFN")
 	prompt := fs.String("prompt", "", "text to continue")
+	setUsage(fs, stderr, "krelu generate [--model FILE] [--tokenizer FILE] [--steps 256] [--temperature 0] [--prompt TEXT] [--activation FILE.json]", "")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -52,6 +52,7 @@ func runLLMEval(args []string, stdout, stderr io.Writer) error {
 	saveDir := fs.String("save", "", "write each --fit activation as DIR/TARGET-KERNEL-METHOD-dN.json")
 	modelPath := fs.String("model", "", "llama2.c checkpoint; default: embedded stories260K")
 	tokPath := fs.String("tokenizer", "", "llama2.c tokenizer; default: embedded tok512")
+	setUsage(fs, stderr, "krelu llm-eval [--text FILE|FILE.tsv|sst2|stories:N] [--activation A.json,B.json] [--fit TARGET:KERNEL[:METHOD],… --calib FILE.npy [--degrees 2,3,4]] [--json FILE]", "")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -1,14 +1,3 @@
-// Package safetensors reads tensors from Hugging Face safetensors files.
-//
-// The format (https://github.com/huggingface/safetensors, "Format"): an
-// unsigned little-endian 64-bit header length N, N bytes of UTF-8 JSON
-// mapping each tensor name to {"dtype", "shape", "data_offsets": [begin,
-// end]} (offsets relative to the byte after the header) plus an optional
-// "__metadata__" map of strings, then the data buffer. As in the reference
-// implementation, the header is limited to 100 MB, tensors must not overlap
-// and must cover the buffer exactly, and each byte range must match its
-// shape and dtype. This reader converts F32, F16, BF16 and F64 tensors to
-// float32 or float64; other dtypes are listed but not converted.
 package safetensors
 
 import (
@@ -19,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"sort"
 
 	"github.com/krelu/krelu/format"
@@ -61,21 +49,11 @@ type File struct {
 
 // Open opens the file at path; Close releases it.
 func Open(path string) (*File, error) {
-	f, err := os.Open(path)
+	sf, fh, err := format.OpenWith("safetensors", path, NewReader)
 	if err != nil {
-		return nil, fmt.Errorf("safetensors: %w", err)
+		return nil, err
 	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("safetensors: %w", err)
-	}
-	sf, err := NewReader(f, st.Size())
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	sf.closer = f
+	sf.closer = fh
 	return sf, nil
 }
 
