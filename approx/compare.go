@@ -296,9 +296,9 @@ func verdict(k, d Metrics) string {
 	cmpOne := func(name string, kv, dv float64) string {
 		switch {
 		case kv < dv*(1-tie):
-			return fmt.Sprintf("%s: kernel wins (%.4g vs %.4g, %+.1f%%)", name, kv, dv, 100*(kv-dv)/dv)
+			return fmt.Sprintf("%s: kernel wins (%.4g vs %.4g, %s)", name, kv, dv, relChange(kv, dv))
 		case kv > dv*(1+tie):
-			return fmt.Sprintf("%s: kernel LOSES (%.4g vs %.4g, %+.1f%%)", name, kv, dv, 100*(kv-dv)/dv)
+			return fmt.Sprintf("%s: kernel LOSES (%.4g vs %.4g, %s)", name, kv, dv, relChange(kv, dv))
 		}
 		return fmt.Sprintf("%s: tie (%.4g vs %.4g)", name, kv, dv)
 	}
@@ -307,6 +307,20 @@ func verdict(k, d Metrics) string {
 		cmpOne("max|err|", k.MaxAbs, d.MaxAbs),
 		cmpOne("p99|err|", k.P99Abs, d.P99Abs),
 	}, "; ")
+}
+
+// relChange formats kv against dv as a percentage, or as a ratio when the
+// percentage would be unreadable: on an interval where ReLU is linear the
+// direct fit is exact to rounding and a percentage printed as
+// "+39347329164165561450496.0%".
+func relChange(kv, dv float64) string {
+	switch {
+	case dv <= 0:
+		return "direct fit exact"
+	case kv/dv >= 100:
+		return fmt.Sprintf("%.3g× the direct fit", kv/dv)
+	}
+	return fmt.Sprintf("%+.1f%%", 100*(kv-dv)/dv)
 }
 
 func (r *CompareRow) isBest(key string) bool {

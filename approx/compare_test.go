@@ -79,3 +79,19 @@ func TestCompareErrors(t *testing.T) {
 		t.Error("negative bandwidth accepted")
 	}
 }
+
+func TestRelChange(t *testing.T) {
+	for _, c := range []struct {
+		kv, dv float64
+		want   string
+	}{
+		{0.9, 1, "-10.0%"},
+		{1.5, 1, "+50.0%"},
+		{4e-4, 1e-24, "4e+20× the direct fit"},
+		{1, 0, "direct fit exact"},
+	} {
+		if got := relChange(c.kv, c.dv); got != c.want {
+			t.Errorf("relChange(%g, %g) = %q, want %q", c.kv, c.dv, got, c.want)
+		}
+	}
+}

@@ -404,6 +404,9 @@ func LoadSample(path string) (*Sample, error) {
 			text, _, _ := strings.Cut(sc.Text(), "#")
 			for _, field := range strings.Fields(text) {
 				v, err := strconv.ParseFloat(field, 64)
+				if errors.Is(err, strconv.ErrRange) {
+					return nil, fmt.Errorf("approx: %s:%d: %q is outside the float64 range", path, line, field)
+				}
 				if err != nil {
 					return nil, fmt.Errorf("approx: %s:%d: %q is not a number", path, line, field)
 				}

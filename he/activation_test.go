@@ -52,6 +52,54 @@ func TestEvalChebyshevHigherDegree(t *testing.T) {
 	}
 }
 
+// A degree-30 fit decrypted to noise (−14 bits) through the power basis;
+// EvalActivation must take the Chebyshev path above degree 8 and say so
+// in ActivationDepth.
+func TestEvalActivationHighDegree(t *testing.T) {
+	act, err := approx.FitActivation(approx.FitOptions{Kernel: "none", Method: approx.MethodChebyshev, Degree: 30,
+		Interval: "-3.9,3.9", Calibration: approx.Normal{Mu: 0, Sigma: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	depth := ActivationDepth(act)
+	if depth != PolyDepth(30)+1 {
+		t.Fatalf("ActivationDepth %d, want %d", depth, PolyDepth(30)+1)
+	}
+	f := getFixture(t, 14, depth)
+	xs := testValues(f.plan.Params.MaxSlots(), -3.9, 3.9, 5)
+	ct, err := f.owner.Encrypt(xs, depth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := EvalActivation(f.keys.NewEvaluator(), ct, act)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Level() != 0 {
+		t.Errorf("output at level %d, want 0 (all %d levels used)", out.Level(), depth)
+	}
+	want := make([]float64, len(xs))
+	for i, x := range xs {
+		want[i] = act.Poly().Eval(x)
+	}
+	st, err := f.owner.Precision(want, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.AVGLog2Prec.Real < 20 || st.MINLog2Prec.Real < 15 {
+		t.Errorf("degree 30: precision %.1f bits mean, %.1f min", st.AVGLog2Prec.Real, st.MINLog2Prec.Real)
+	}
+	for _, c := range []struct {
+		deg, want int
+	}{{1, 0}, {2, 1}, {3, 2}, {8, 4}, {9, 5}} {
+		a := &approx.Activation{Degree: c.deg, Coefficients: make([]float64, c.deg+1), Interval: [2]float64{-4, 4}}
+		a.Coefficients[c.deg] = 1
+		if got := ActivationDepth(a); got != c.want {
+			t.Errorf("ActivationDepth(degree %d) = %d, want %d", c.deg, got, c.want)
+		}
+	}
+}
+
 func TestEvalQuadraticDegreeOneIsFree(t *testing.T) {
 	f := getFixture(t, 13, 1)
 	eval := f.keys.NewEvaluator()

@@ -15,18 +15,10 @@ func TestReLUReference(t *testing.T) {
 	if ref.Depth() != 8 {
 		t.Fatalf("depth %d, want 8", ref.Depth())
 	}
-	plan, err := NewPlan(ref.Depth(), 0, 14)
-	if err != nil {
-		t.Fatal(err)
-	}
-	owner, err := NewKeyOwner(plan.Params)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := owner.EvaluationKeys()
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := getFixture(t, 14, ref.Depth())
+	plan, owner, keys := f.plan, f.owner, f.keys
+	// The conjugation key is added to the shared fixture; no other test
+	// depends on its absence.
 	if err := owner.AddConjugation(keys); err != nil {
 		t.Fatal(err)
 	}

@@ -59,9 +59,10 @@ func Compare(m *Model, seqs [][]int, acts ...func(float64) float64) (Fidelity, e
 			}
 			logSoftmax(pRef, lr)
 			ls, err := sub.Forward(seq[pos], pos)
-			if err != nil {
+			if err != nil && !errors.Is(err, ErrDiverged) {
 				return Fidelity{}, fmt.Errorf("sequence %d: %w", si, err)
 			}
+			// A diverged position has NaN logits: counted below.
 			next := seq[pos+1]
 			f.Positions++
 			refNLL -= pRef[next]

@@ -1,6 +1,7 @@
 package llama2c
 
 import (
+	"errors"
 	"fmt"
 	"math"
 )
@@ -78,7 +79,9 @@ func (s *State) SetFFNHook(h FFNHook) { s.hook = h }
 // Forward feeds token at position pos and returns the next-token logits.
 // Positions must be fed in order 0, 1, 2, … within one sequence (the cache
 // holds positions < pos); start a new sequence at pos 0. The returned slice
-// is reused by the next call.
+// is reused by the next call. When the residual stream overflows (a
+// diverging activation) it returns NaN logits and an error wrapping
+// ErrDiverged.
 func (s *State) Forward(token, pos int) ([]float64, error) {
 	m := s.m
 	c := m.Config
@@ -98,10 +101,11 @@ func (s *State) Forward(token, pos int) ([]float64, error) {
 	fcr := m.FreqCisReal[pos*half : (pos+1)*half]
 	fci := m.FreqCisImag[pos*half : (pos+1)*half]
 	scale := 1 / math.Sqrt(float64(hs))
+	bad := -1 // first layer whose input was not finite
 	for l := range m.Layers {
 		L := &m.Layers[l]
-		if !rmsnorm(s.xb, x, L.RMSAtt) {
-			return nil, diverged(l, pos)
+		if !rmsnorm(s.xb, x, L.RMSAtt) && bad < 0 {
+			bad = l
 		}
 		matmul(s.q, s.xb, L.WQ)
 		matmul(s.k, s.xb, L.WK)
@@ -139,8 +143,8 @@ func (s *State) Forward(token, pos int) ([]float64, error) {
 			x[i] += s.xb2[i]
 		}
 
-		if !rmsnorm(s.xb, x, L.RMSFFN) {
-			return nil, diverged(l, pos)
+		if !rmsnorm(s.xb, x, L.RMSFFN) && bad < 0 {
+			bad = l
 		}
 		matmul(s.hb, s.xb, L.W1)
 		matmul(s.hb2, s.xb, L.W3)
@@ -156,29 +160,36 @@ func (s *State) Forward(token, pos int) ([]float64, error) {
 			x[i] += s.xb[i]
 		}
 	}
-	if !rmsnorm(x, x, m.RMSFinal) {
-		return nil, diverged(len(m.Layers)-1, pos)
+	if !rmsnorm(x, x, m.RMSFinal) && bad < 0 {
+		bad = len(m.Layers)
 	}
 	matmul(s.logits, x, m.Classifier)
+	if bad >= 0 {
+		return s.logits, fmt.Errorf("llama2c: position %d, layer %d: %w", pos, bad, ErrDiverged)
+	}
 	return s.logits, nil
 }
 
-// diverged reports a residual stream that left float64: a polynomial
-// activation far outside its interval does this, and RMSNorm would
-// otherwise scale the infinite stream to zeros and decoding would go on
-// emitting token 0 without a word.
-func diverged(layer, pos int) error {
-	return fmt.Errorf("llama2c: position %d, layer %d: the residual stream is no longer finite (the FFN activation diverged)", pos, layer)
-}
+// ErrDiverged is returned (wrapped) by Forward when the residual stream is
+// no longer finite: a polynomial activation far outside its interval does
+// this. RMSNorm used to scale the infinite stream to zeros, and greedy
+// decoding then emitted token 0 forever without a word. The logits are NaN
+// and so is this position's key/value cache, so that later positions of
+// the sequence diverge too instead of attending to stale values.
+var ErrDiverged = errors.New("the residual stream is no longer finite (the FFN activation diverged)")
 
-// rmsnorm sets o = w ⊙ x / sqrt(mean(x²) + 1e-5); o may alias x. It
-// reports false, leaving o untouched, when Σx² is not finite.
+// rmsnorm sets o = w ⊙ x / sqrt(mean(x²) + 1e-5); o may alias x. When
+// Σx² is not finite it sets o to NaN, so that the failure propagates,
+// and reports false.
 func rmsnorm(o, x []float64, w []float32) bool {
 	var ss float64
 	for _, v := range x {
 		ss += v * v
 	}
 	if math.IsInf(ss, 0) || math.IsNaN(ss) {
+		for i := range o {
+			o[i] = math.NaN()
+		}
 		return false
 	}
 	inv := 1 / math.Sqrt(ss/float64(len(x))+1e-5)

@@ -1,6 +1,7 @@
 package llama2c
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -82,7 +83,7 @@ func TestForwardDiverged(t *testing.T) {
 	m, tok := embeddedTok(t)
 	s := m.NewState()
 	s.SetActivation(func(x float64) float64 { return 1e300 * (1 + x*x) })
-	if _, err := s.Forward(BOS, 0); err == nil || !strings.Contains(err.Error(), "no longer finite") {
+	if _, err := s.Forward(BOS, 0); !errors.Is(err, ErrDiverged) || !strings.Contains(err.Error(), "no longer finite") {
 		t.Errorf("Forward: err = %v", err)
 	}
 	_, _, err := Generate(m, tok, GenerateOptions{Steps: 4, Activation: func(x float64) float64 { return 1e300 * (1 + x*x) }})

@@ -214,6 +214,16 @@ var SwapMethods = map[string]int{
 	"kernel": 2, "deg4": 4, "direct4": 4, "decision-aware": 2,
 }
 
+// SwapMethodNames lists the keys of SwapMethods, sorted and comma-separated.
+func SwapMethodNames() string {
+	names := make([]string, 0, len(SwapMethods))
+	for k := range SwapMethods {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
 // SwapByName swaps n's activations by a named method (see SwapMethods):
 // square and fastercryptonets are fixed; direct, direct4 are least squares
 // to ReLU, kernel and deg4 least squares to the Gaussian-smoothed ReLU with
@@ -240,12 +250,7 @@ func SwapByName(n *Network, calib *mat.Dense, method string, bw float64) (*Netwo
 	case "decision-aware":
 		return DecisionAware(n, calib, DecisionAwareConfig{})
 	default:
-		names := make([]string, 0, len(SwapMethods))
-		for k := range SwapMethods {
-			names = append(names, k)
-		}
-		sort.Strings(names)
-		return nil, nil, fmt.Errorf("nn: unknown swap method %q (want a FILE.json or one of %s)", method, strings.Join(names, ", "))
+		return nil, nil, fmt.Errorf("nn: unknown swap method %q (want a FILE.json or one of %s)", method, SwapMethodNames())
 	}
 	return swap(n, calib, f, bw)
 }

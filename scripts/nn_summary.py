@@ -50,10 +50,14 @@ for task in ["mnist", "fashion"]:
             if rs:
                 print(f"| {lab} | {ms([r['accuracy'] for r in rs])} | {ms([r.get('agreement_with_reference') for r in rs])} |")
 
+def keys(r):
+    k = r.get("latency_evaluation_key_bytes")
+    return f"{k/1e6:.1f}" if k else "—"
+
 enc = sorted(glob.glob(f"{out}/*-enc-*.json"))
 if enc:
     print("\n### Encrypted inference\n")
-    print("| model | images | accuracy % (plaintext %) | agreement % | amortized ms/image (mode) | single-image latency s | preset | keys MB | ct in KB/image |")
+    print("| model | images | accuracy % (plaintext %) | agreement % | amortized ms/image (mode) | single-image latency s | preset | eval keys MB (throughput / latency layout) | input ct KB/image |")
     print("|---|---|---|---|---|---|---|---|---|")
     for p in enc:
         r = load(p)
@@ -61,5 +65,5 @@ if enc:
             continue
         print(f"| {os.path.basename(p)[:-5]} | {r['images']} | {100*r['accuracy']:.2f} ({100*r['plaintext_accuracy']:.2f}) | "
               f"{100*r['agreement_with_plaintext']:.2f} | {1000*r['seconds_per_image_amortized']:.2f} ({r['mode']}) | "
-              f"{r['latency_seconds_single']:.3f} ({r['latency_mode']}) | {r['preset']} | {r['evaluation_key_bytes']/1e6:.1f} | "
+              f"{r['latency_seconds_single']:.3f} ({r['latency_mode']}) | {r['preset']} | {r['evaluation_key_bytes']/1e6:.1f} / {keys(r)} | "
               f"{r['ciphertext_bytes_per_image']/1e3:.1f} |")

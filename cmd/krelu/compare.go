@@ -39,6 +39,9 @@ func runCompare(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("%w: plot file %q must end in .png or .svg", errUsage, p)
 		}
 	}
+	if err := checkOutputDirs(*plot, *tradeoff, *out); err != nil {
+		return err
+	}
 	if strings.EqualFold(ff.kernel, "none") {
 		return fmt.Errorf("%w: compare needs a kernel for the kernel method; the direct fit (kernel none) is always a row", errUsage)
 	}
@@ -159,4 +162,19 @@ func plotTradeoff(path string, cal approx.Source, deg int, lo, hi float64, kerne
 	}
 	title := fmt.Sprintf("degree-%d LS fits of ReLU*K_h on %s, [%.3g, %.3g]", deg, cal.Name(), lo, hi)
 	return figures.TradeoffCurves(path, title, series)
+}
+
+// checkOutputDirs fails early when an output file's folder does not exist:
+// compare used to print its whole table (tens of seconds of fitting on
+// large data) and only then fail to write the plot.
+func checkOutputDirs(paths ...string) error {
+	for _, p := range paths {
+		if p == "" {
+			continue
+		}
+		if st, err := os.Stat(filepath.Dir(p)); err != nil || !st.IsDir() {
+			return fmt.Errorf("%s: folder %s does not exist", p, filepath.Dir(p))
+		}
+	}
+	return nil
 }

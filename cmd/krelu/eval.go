@@ -54,6 +54,9 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if _, ok := nn.SwapMethods[*swap]; *swap != "" && !ok && !strings.HasSuffix(*swap, ".json") {
+		return fmt.Errorf("%w: --swap: unknown swap method %q (want a FILE.json or one of %s)", errUsage, *swap, nn.SwapMethodNames())
+	}
 	n, te, t, err := imgLoadModel(*model, *task, *arch, *limit)
 	if err != nil {
 		return err
@@ -103,10 +106,6 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	} else {
-		if _, ok := nn.SwapMethods[*swap]; !ok {
-			_, _, err := nn.SwapByName(n, tr.X, *swap, *bw)
-			return fmt.Errorf("%w: --swap: %v", errUsage, err)
-		}
 		if m, res, err = nn.SwapByName(n, tr.X, *swap, *bw); err != nil {
 			return err
 		}

@@ -100,6 +100,9 @@ func runFit(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := checkOutputDirs(*out); err != nil {
+		return err
+	}
 	cal, hold, err := ff.sources()
 	if err != nil {
 		return err

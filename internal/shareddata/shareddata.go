@@ -1,12 +1,12 @@
 package shareddata
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 )
 
 // Root returns the repository root: the nearest ancestor of the working
@@ -77,14 +77,16 @@ func MNIST() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("shareddata: go mod download %s: %w", gomnistModule, err)
 	}
-	const key = `"Dir": "`
-	i := strings.Index(string(out), key)
-	if i < 0 {
-		return "", fmt.Errorf("shareddata: no Dir in go mod download output for %s", gomnistModule)
+	// Decoded rather than searched: a Dir containing a quote or an
+	// escaped character would otherwise be cut short.
+	var mod struct{ Dir, Error string }
+	if err := json.Unmarshal(out, &mod); err != nil {
+		return "", fmt.Errorf("shareddata: go mod download %s: %w", gomnistModule, err)
 	}
-	rest := string(out)[i+len(key):]
-	dir := rest[:strings.IndexByte(rest, '"')]
-	data := filepath.Join(dir, "data")
+	if mod.Dir == "" {
+		return "", fmt.Errorf("shareddata: go mod download %s gave no folder (%s)", gomnistModule, mod.Error)
+	}
+	data := filepath.Join(mod.Dir, "data")
 	if _, err := os.Stat(filepath.Join(data, "t10k-images-idx3-ubyte.gz")); err != nil {
 		return "", fmt.Errorf("shareddata: MNIST files missing in %s: %w", data, err)
 	}
