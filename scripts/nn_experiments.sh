@@ -17,7 +17,7 @@
 #        CNN_EPOCHS (default 5), MLP_EPOCHS (default 20),
 #        KRELU (default: go build ./cmd/krelu into $OUT/krelu)
 # docs/nn.md ran:  ARCHS=mlp scripts/nn_experiments.sh swap heaware square
-#                  ARCHS=cnn scripts/nn_experiments.sh swap heaware
+#                  ARCHS=cnn scripts/nn_experiments.sh swap heaware square
 #                  SEEDS=1 scripts/nn_experiments.sh encrypted
 set -euo pipefail
 cd "$(dirname "$0")/.."
