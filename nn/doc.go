@@ -33,6 +33,14 @@
 // clip, which polynomial activations need: x² and its relatives have
 // unbounded derivatives and a single bad batch can otherwise blow up.
 //
+// Three options lift the 784-128-10 MLP on MNIST by about 0.8 points
+// (docs/nn.md): a cosine learning-rate schedule without restarts
+// (Loshchilov & Hutter, "SGDR", ICLR 2017), decoupled weight decay
+// (Loshchilov & Hutter, "Decoupled weight decay regularization", ICLR 2019)
+// and random shifts of the training images by a few pixels (Shifter;
+// Simard, Steinkraus & Platt, ICDAR 2003). None of them changes the model,
+// so the encrypted evaluator runs the result unchanged.
+//
 // # Checkpoints
 //
 // A checkpoint (format version 1) is, in order:

@@ -82,7 +82,23 @@ type TrainConfig struct {
 	// (0: no clipping).
 	ClipNorm float64
 	// LRDecay multiplies the learning rate after every epoch (0 or 1: constant).
+	// It is ignored when Schedule is "cosine".
 	LRDecay float64
+	// Schedule is "" (constant, times LRDecay per epoch) or "cosine": the
+	// rate falls from LR to 0 along half a cosine over Epochs·batches steps
+	// (Loshchilov & Hutter, SGDR, 2017, without restarts). Early stopping
+	// cuts a cosine schedule short, so pair it with Patience 0.
+	Schedule string
+	// WeightDecay is decoupled weight decay (AdamW, Loshchilov & Hutter
+	// 2019): each step multiplies weights — not biases — by 1 − lr·WeightDecay.
+	WeightDecay float64
+	// Shift, when positive, augments every training sample by a random
+	// translation of dx, dy ∈ [−Shift, Shift] pixels (zero fill), drawn
+	// from a seeded stream separate from shuffling. Inputs must be square
+	// single-channel images of ImageSide² pixels.
+	Shift int
+	// ImageSide is the image width = height for Shift (0: √InputDim).
+	ImageSide int
 	// Progress receives a one-line progress bar (nil: silent).
 	Progress io.Writer
 }
@@ -115,6 +131,21 @@ func (n *Network) Train(x *mat.Dense, y []int, vx *mat.Dense, vy []int, cfg Trai
 	if cfg.LR <= 0 {
 		cfg.LR = 1e-3
 	}
+	switch cfg.Schedule {
+	case "", "constant", "cosine":
+	default:
+		return nil, fmt.Errorf("nn: unknown learning-rate schedule %q (want constant or cosine)", cfg.Schedule)
+	}
+	if cfg.WeightDecay < 0 {
+		return nil, fmt.Errorf("nn: negative weight decay %v", cfg.WeightDecay)
+	}
+	var aug *Shifter
+	if cfg.Shift != 0 {
+		var err error
+		if aug, err = NewShifter(n.InputDim, cfg.ImageSide, cfg.Shift, cfg.Seed); err != nil {
+			return nil, err
+		}
+	}
 	rows, _ := x.Dims()
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x73687566))
 	perm := make([]int, rows)
@@ -127,7 +158,15 @@ func (n *Network) Train(x *mat.Dense, y []int, vx *mat.Dense, vy []int, cfg Trai
 	var bestW [][]float64
 	since := 0
 	var stats []EpochStats
-	bar := &progress{w: cfg.Progress, epochs: cfg.Epochs, batches: (rows + cfg.BatchSize - 1) / cfg.BatchSize, start: time.Now()}
+	batches := (rows + cfg.BatchSize - 1) / cfg.BatchSize
+	totalSteps := cfg.Epochs * batches
+	step := 0
+	decayed := make([]bool, len(ps))
+	for k, p := range ps {
+		// Biases and other vectors are not decayed: shrinking them only adds bias.
+		decayed[k] = p.Name == "W" || p.Name == "kernel"
+	}
+	bar := &progress{w: cfg.Progress, epochs: cfg.Epochs, batches: batches, start: time.Now()}
 	xb := mat.NewDense(cfg.BatchSize, n.InputDim, nil)
 	for ep := 1; ep <= cfg.Epochs; ep++ {
 		t0 := time.Now()
@@ -139,9 +178,17 @@ func (n *Network) Train(x *mat.Dense, y []int, vx *mat.Dense, vy []int, cfg Trai
 			xs := xb.Slice(0, j-i, 0, n.InputDim).(*mat.Dense)
 			ys := make([]int, j-i)
 			for k := i; k < j; k++ {
-				copy(xs.RawRowView(k-i), x.RawRowView(perm[k]))
+				if aug != nil {
+					aug.Apply(xs.RawRowView(k-i), x.RawRowView(perm[k]))
+				} else {
+					copy(xs.RawRowView(k-i), x.RawRowView(perm[k]))
+				}
 				ys[k-i] = y[perm[k]]
 			}
+			if cfg.Schedule == "cosine" {
+				opt.LR = cfg.LR * 0.5 * (1 + math.Cos(math.Pi*float64(step)/float64(totalSteps)))
+			}
+			step++
 			n.zeroGrad()
 			logits := n.Forward(xs)
 			loss, g := SoftmaxCrossEntropy(logits, ys)
@@ -157,6 +204,16 @@ func (n *Network) Train(x *mat.Dense, y []int, vx *mat.Dense, vy []int, cfg Trai
 			sumLoss += loss * float64(j-i)
 			n.backward(g)
 			clipGrad(ps, cfg.ClipNorm)
+			if cfg.WeightDecay > 0 {
+				f := 1 - opt.LR*cfg.WeightDecay
+				for k, p := range ps {
+					if decayed[k] {
+						for i := range p.Value {
+							p.Value[i] *= f
+						}
+					}
+				}
+			}
 			opt.Step(ps)
 			bar.update(ep, b+1, sumLoss/float64(j), float64(correct)/float64(j))
 		}
@@ -177,7 +234,7 @@ func (n *Network) Train(x *mat.Dense, y []int, vx *mat.Dense, vy []int, cfg Trai
 		} else {
 			since++
 		}
-		if cfg.LRDecay > 0 {
+		if cfg.LRDecay > 0 && cfg.Schedule != "cosine" {
 			opt.LR *= cfg.LRDecay
 		}
 		bar.epochDone(st)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -61,6 +62,27 @@ type trainReport struct {
 	Seconds      float64   `json:"seconds"`
 	ValHistory   []float64 `json:"val_accuracy_by_epoch"`
 	Model        string    `json:"model"`
+	Schedule     string    `json:"schedule,omitempty"`
+	WeightDecay  float64   `json:"weight_decay,omitempty"`
+	Augment      string    `json:"augment,omitempty"`
+	BatchSize    int       `json:"batch_size"`
+	LR           float64   `json:"lr"`
+}
+
+// parseAugment parses --augment: "" (none) or shift:K with 1 ≤ K ≤ 4.
+func parseAugment(s string) (int, error) {
+	if s == "" || s == "none" {
+		return 0, nil
+	}
+	k, ok := strings.CutPrefix(s, "shift:")
+	if !ok {
+		return 0, fmt.Errorf("%w: --augment %q: want shift:K", errUsage, s)
+	}
+	v, err := strconv.Atoi(k)
+	if err != nil || v < 1 || v > 4 {
+		return 0, fmt.Errorf("%w: --augment %q: K must be an integer in [1, 4]", errUsage, s)
+	}
+	return v, nil
 }
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
@@ -74,6 +96,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	batch := fs.Int("batch", 128, "mini-batch size")
 	lr := fs.Float64("lr", 1e-3, "Adam learning rate")
 	decay := fs.Float64("lr-decay", 1, "multiply the learning rate by this after every epoch")
+	schedule := fs.String("schedule", "constant", "learning-rate schedule: constant (with --lr-decay) or cosine (lr → 0 over --epochs; use --patience 0)")
+	wd := fs.Float64("weight-decay", 0, "decoupled (AdamW) weight decay on weights, not biases: each step scales them by 1 − lr·wd (0: off; e.g. 0.01)")
+	augment := fs.String("augment", "", "training-data augmentation: shift:K = random shifts of up to ±K pixels per image and epoch, seeded by --seed (empty: none)")
 	clip := fs.Float64("clip", 0, "clip the gradient to this L2 norm (0: off; try 5 for polynomial activations)")
 	patience := fs.Int("patience", 3, "early stopping: epochs without better validation accuracy (0: off)")
 	limit := fs.Int("limit", 0, "use only the first N training images (0: all 60,000)")
@@ -87,6 +112,16 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	if *out == "" {
 		return fmt.Errorf("%w: -o MODEL is required", errUsage)
+	}
+	shift, err := parseAugment(*augment)
+	if err != nil {
+		return err
+	}
+	if *schedule != "constant" && *schedule != "cosine" {
+		return fmt.Errorf("%w: --schedule %q: want constant or cosine", errUsage, *schedule)
+	}
+	if *wd < 0 {
+		return fmt.Errorf("%w: --weight-decay %v must be ≥ 0", errUsage, *wd)
 	}
 	t, err := imgTask(*task)
 	if err != nil {
@@ -135,7 +170,8 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		te = te.Slice(0, *testLimit)
 	}
 	fit, hold := tr.Slice(0, tr.Len()-*val), tr.Slice(tr.Len()-*val, tr.Len())
-	cfg := nn.TrainConfig{Epochs: *epochs, BatchSize: *batch, LR: *lr, Seed: *seed, Patience: *patience, ClipNorm: *clip, LRDecay: *decay}
+	cfg := nn.TrainConfig{Epochs: *epochs, BatchSize: *batch, LR: *lr, Seed: *seed, Patience: *patience, ClipNorm: *clip, LRDecay: *decay,
+		Schedule: *schedule, WeightDecay: *wd, Shift: shift}
 	if !*quiet {
 		cfg.Progress = stderr
 	}
@@ -150,7 +186,8 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	rep := trainReport{Task: string(t), Arch: *arch, Activation: actName, Seed: *seed, Epochs: len(stats),
 		TrainImages: fit.Len(), ValImages: hold.Len(), TestAccuracy: nn.Accuracy(pred, te.Y), TestImages: te.Len(),
-		Seconds: time.Since(start).Seconds(), Model: *out}
+		Seconds: time.Since(start).Seconds(), Model: *out, Schedule: *schedule, WeightDecay: *wd, Augment: *augment,
+		BatchSize: *batch, LR: *lr}
 	for _, s := range stats {
 		rep.ValHistory = append(rep.ValHistory, s.ValAcc)
 		rep.ValAccuracy = max(rep.ValAccuracy, s.ValAcc)
