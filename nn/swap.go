@@ -16,7 +16,8 @@ import (
 var (
 	// Square is CryptoNets' x² (Gilad-Bachrach et al. 2016).
 	Square = approx.Poly{0, 0, 1}
-	// FasterCryptoNets is (x+2)²/8 = 0.25 + 0.5x + 0.125x² (Chou et al. 2018).
+	// FasterCryptoNets is 0.25 + 0.5x + 0.125x², the power-of-two quadratic of Chou et al. 2018
+	// (often misquoted as (x+2)²/8, which is 0.5 + 0.5x + 0.125x²).
 	FasterCryptoNets = approx.Poly{0.25, 0.5, 0.125}
 )
 

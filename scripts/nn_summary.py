@@ -24,7 +24,7 @@ def ms(xs):
 
 SWAPS = ["kernel", "deg4", "direct", "direct4", "square", "fastercryptonets", "minimax2", "decision-aware"]
 LABEL = {"kernel": "kernel deg-2 (ours)", "deg4": "kernel deg-4 (ours)", "direct": "direct LS deg-2",
-         "direct4": "direct LS deg-4", "square": "x²", "fastercryptonets": "Faster-CryptoNets (x+2)²/8",
+         "direct4": "direct LS deg-4", "square": "x²", "fastercryptonets": "Faster-CryptoNets 0.25+0.5x+0.125x²",
          "minimax2": "minimax deg-2 on [−max abs u, max abs u]", "decision-aware": "decision-aware quadratic (Li, Wu & Miao)"}
 
 for task in ["mnist", "fashion"]:

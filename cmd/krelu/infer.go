@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strings"
 	"time"
 
 	"gonum.org/v1/gonum/mat"
@@ -44,6 +45,9 @@ type inferReport struct {
 }
 
 func runInfer(args []string, stdout, stderr io.Writer) error {
+	if rest, ok := sst2InferArgs(args); ok {
+		return sst2Infer(rest, stdout, stderr)
+	}
 	fs := newFlagSet("infer", stderr)
 	model := fs.String("model", "", "model checkpoint (from krelu train or krelu eval --swap ... -o)")
 	task := fs.String("task", "", "dataset (default: the model's)")
@@ -239,4 +243,38 @@ func printInfer(w io.Writer, r inferReport, asJSON bool) error {
 	fmt.Fprintf(w, "  ciphertexts: %.1f KB in per image, %.1f MB out in total; evaluation keys %.1f MB (%s), %.1f MB (%s); setup %.1f s\n",
 		float64(r.CtBytes)/1e3, float64(r.OutBytes)/1e6, float64(r.KeyBytes)/1e6, r.Mode, float64(r.LatKeyBytes)/1e6, r.LatencyMode, r.SetupSeconds)
 	return nil
+}
+
+// sst2InferArgs recognises `krelu infer --task sst2 ...`, the spelling of
+// issue 6, and rewrites it into the arguments of `krelu sst2 infer`
+// (--model becomes -m; --task is dropped). ok is false for image tasks.
+func sst2InferArgs(args []string) (rest []string, ok bool) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") {
+			rest = append(rest, a)
+			continue
+		}
+		switch name {
+		case "task":
+			if !hasVal && i+1 < len(args) {
+				i++
+				val = args[i]
+			}
+			if val != "sst2" {
+				return nil, false
+			}
+			ok = true
+		case "model":
+			if hasVal {
+				rest = append(rest, "-m="+val)
+			} else {
+				rest = append(rest, "-m")
+			}
+		default:
+			rest = append(rest, a)
+		}
+	}
+	return rest, ok
 }
