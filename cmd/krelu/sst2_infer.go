@@ -82,7 +82,7 @@ func sst2Infer(args []string, stdout, stderr io.Writer) error {
 		for j := range t {
 			sentences[i][j] = append([]float64(nil), h.RawRowView(j)...)
 		}
-		plain[i] = argmaxF(c.Logits)
+		plain[i] = argmax(c.Logits)
 		if plain[i] == ds.Labels[i] {
 			correct++
 		}
@@ -119,7 +119,7 @@ func sst2Infer(args []string, stdout, stderr io.Writer) error {
 		for k := range lg {
 			maxDiff = math.Max(maxDiff, math.Abs(lg[k]-c.Logits[k]))
 		}
-		p := argmaxF(lg)
+		p := argmax(lg)
 		if p == plain[i] {
 			agree++
 		}
@@ -138,14 +138,4 @@ func sst2Infer(args []string, stdout, stderr io.Writer) error {
 			(cpu1 - cpu0).Seconds(), n, (cpu1-cpu0).Seconds()/float64(n))
 	}
 	return nil
-}
-
-func argmaxF(v []float64) int {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return best
 }
