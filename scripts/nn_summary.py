@@ -30,7 +30,7 @@ LABEL = {"kernel": "kernel deg-2 (ours)", "deg4": "kernel deg-4 (ours)", "direct
 for task in ["mnist", "fashion"]:
     for arch in ["mlp", "cnn"]:
         seeds = sorted({int(m.group(1)) for p in glob.glob(f"{out}/{task}-{arch}-s*-relu.train.json")
-                        for m in [re.search(r"-s(\d+)-relu", p)]})
+                        for m in [re.search(r"-s(\d+)-relu\.train\.json$", p)] if m})  # not -s1-aug-relu
         if not seeds:
             continue
         relu = [load(f"{out}/{task}-{arch}-s{s}-relu.train.json") for s in seeds]

@@ -240,8 +240,12 @@ func printInfer(w io.Writer, r inferReport, asJSON bool) error {
 		100*r.Accuracy, 100*r.PlainAcc, 100*r.Agreement, r.MaxLogitErr, r.Images)
 	fmt.Fprintf(w, "  amortized %.4g s/image (%s; server %.4g s/image), single-image latency %.3g s (%s)\n",
 		r.Amortized, r.Mode, r.ServerPerImg, r.Latency, r.LatencyMode)
-	fmt.Fprintf(w, "  ciphertexts: %.1f KB in per image, %.1f MB out in total; evaluation keys %.1f MB (%s), %.1f MB (%s); setup %.1f s\n",
-		float64(r.CtBytes)/1e3, float64(r.OutBytes)/1e6, float64(r.KeyBytes)/1e6, r.Mode, float64(r.LatKeyBytes)/1e6, r.LatencyMode, r.SetupSeconds)
+	keys := fmt.Sprintf("%.1f MB (%s)", float64(r.KeyBytes)/1e6, r.Mode)
+	if r.LatencyMode != r.Mode { // one layout (--mode packed|slots) has one key set
+		keys += fmt.Sprintf(", %.1f MB (%s)", float64(r.LatKeyBytes)/1e6, r.LatencyMode)
+	}
+	fmt.Fprintf(w, "  ciphertexts: %.1f KB in per image, %.1f MB out in total; evaluation keys %s; setup %.1f s\n",
+		float64(r.CtBytes)/1e3, float64(r.OutBytes)/1e6, keys, r.SetupSeconds)
 	return nil
 }
 

@@ -334,7 +334,7 @@ func sst2Swap(args []string, stdout, stderr io.Writer) error {
 	model := fs.String("m", "", "ReLU model file (required)")
 	calib := fs.Int("calib", 2000, "training sentences whose FFN pre-activations calibrate the fits")
 	extra := fs.String("activation", "", "also evaluate these activation JSON files (comma-separated)")
-	writeDir := fs.String("write", "", "write each fitted activation as DIR/NAME.json")
+	writeDir := fs.String("write", "", "write each fitted activation as DIR/NAME.json (DIR is created)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -347,6 +347,12 @@ func sst2Swap(args []string, stdout, stderr io.Writer) error {
 	}
 	if *calib < 1 {
 		return fmt.Errorf("%w: -calib must be positive", errUsage)
+	}
+	// Create DIR before the fits, so a bad path fails now and not after them.
+	if *writeDir != "" {
+		if err := os.MkdirAll(*writeDir, 0o755); err != nil {
+			return fmt.Errorf("sst2 swap: -write: %w", err)
+		}
 	}
 	trainEx, _, err := readSST2(d.train, "train.tsv", d.limit)
 	if err != nil {

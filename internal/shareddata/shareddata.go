@@ -22,7 +22,8 @@ func Root() (string, error) {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", errors.New("shareddata: no go.mod above the working directory")
+			// An installed krelu run elsewhere lands here: say how to fix it.
+			return "", errors.New("shareddata: no go.mod above the working directory; run krelu inside the krelu repository (data in ../shared/data), or set KRELU_SHARED to the shared data folder (and KRELU_GLOVE to the GloVe JSON)")
 		}
 		dir = parent
 	}

@@ -3,6 +3,7 @@ package shareddata
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -58,5 +59,23 @@ func TestPathMissing(t *testing.T) {
 	t.Setenv("KRELU_SHARED", t.TempDir())
 	if _, err := Path("llama2c", "stories260K.bin"); err == nil {
 		t.Error("a missing file was found")
+	}
+}
+
+func TestOutsideRepositoryNamesTheFix(t *testing.T) {
+	t.Chdir(t.TempDir())
+	t.Setenv("KRELU_SHARED", "")
+	t.Setenv("KRELU_GLOVE", "")
+	if _, err := Root(); err == nil {
+		t.Skip("a go.mod lies above the temporary directory")
+	}
+	for _, get := range []func() (string, error){
+		func() (string, error) { return Path("sst2", "dev.tsv") },
+		GloVeFile,
+	} {
+		_, err := get()
+		if err == nil || !strings.Contains(err.Error(), "KRELU_SHARED") {
+			t.Errorf("error %v does not name KRELU_SHARED", err)
+		}
 	}
 }
