@@ -196,13 +196,3 @@ func printActivation(w io.Writer, a *approx.Activation) {
 			a.Target, hold, m.RMSE, m.MAE, m.MaxAbs, m.P99Abs, m.RelL2, m.RMSENeg, m.RMSEPos, 100*m.OutsideFrac, m.Depth)
 	}
 }
-
-// setUsage makes -h print a synopsis line, the flags and help: the flag
-// package's default ("Usage of krelu X:") names no required flag.
-func setUsage(fs *flag.FlagSet, stderr io.Writer, synopsis, help string) {
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: "+synopsis)
-		fs.PrintDefaults()
-		fmt.Fprint(stderr, help)
-	}
-}

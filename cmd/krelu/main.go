@@ -38,7 +38,18 @@ var errUsage = errors.New("usage")
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("krelu "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	setUsage(fs, stderr, "krelu "+name+" [flags]", "")
 	return fs
+}
+
+// setUsage makes -h print a synopsis line, the flags and help: the flag
+// package's default ("Usage of krelu X:") names no required flag.
+func setUsage(fs *flag.FlagSet, stderr io.Writer, synopsis, help string) {
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: "+synopsis)
+		fs.PrintDefaults()
+		fmt.Fprint(stderr, help)
+	}
 }
 
 // parseFlags parses args and wraps failures in errUsage.
