@@ -175,17 +175,7 @@ func (s *Server) encodeDiagonals(d *diagMap, level int, ptScale rlwe.Scale) (*pa
 		fe.set(err)
 		j.t.pt = pt
 	})
-	if fe.err != nil {
-		return nil, fmt.Errorf("henn: encoding diagonals: %w", fe.err)
-	}
-	nz := false
-	for _, b := range d.bias {
-		nz = nz || b != 0
-	}
-	if nz {
-		pl.bias = slotVector(d.bias, 0, B, S)
-	}
-	return pl, nil
+	return s.finishPacked(pl, d, fe.err)
 }
 
 func (s *Server) encodeReplicated(d *diagMap, level int, ptScale rlwe.Scale) (*packedLinear, error) {
@@ -225,17 +215,7 @@ func (s *Server) encodeReplicated(d *diagMap, level int, ptScale rlwe.Scale) (*p
 		fe.set(err)
 		jb.t.pt = pt
 	})
-	if fe.err != nil {
-		return nil, fmt.Errorf("henn: encoding diagonals: %w", fe.err)
-	}
-	nz := false
-	for _, b := range d.bias {
-		nz = nz || b != 0
-	}
-	if nz {
-		pl.bias = slotVector(d.bias, 0, s.m.layout.Block, S)
-	}
-	return pl, nil
+	return s.finishPacked(pl, d, fe.err)
 }
 
 // parallel runs f(0..n−1) on at most w goroutines.
@@ -562,4 +542,20 @@ func (s *Server) evalSlots(in []*rlwe.Ciphertext) ([]*rlwe.Ciphertext, error) {
 		cur = next
 	}
 	return cur, nil
+}
+
+// finishPacked reports an encoding error of the diagonal workers, and
+// otherwise attaches the bias (in the packed layout), skipped when it is zero
+// so that the evaluation saves the plaintext addition.
+func (s *Server) finishPacked(pl *packedLinear, d *diagMap, encErr error) (*packedLinear, error) {
+	if encErr != nil {
+		return nil, fmt.Errorf("henn: encoding diagonals: %w", encErr)
+	}
+	for _, b := range d.bias {
+		if b != 0 {
+			pl.bias = slotVector(d.bias, 0, s.m.layout.Block, s.m.layout.Stride)
+			break
+		}
+	}
+	return pl, nil
 }
