@@ -191,11 +191,17 @@ func decodeParameters(b []byte) (p ckks.Parameters, err error) {
 	if len(lit.Q) < 1 || len(lit.Q) > 64 || len(lit.P) < 1 || len(lit.P) > 16 {
 		return ckks.Parameters{}, corrupt("parameters: %d Q and %d P moduli", len(lit.Q), len(lit.P))
 	}
-	if lit.LogNthRoot != 0 && lit.LogNthRoot != lit.LogN+1 {
-		return ckks.Parameters{}, corrupt("parameters: LogNthRoot %d", lit.LogNthRoot)
-	}
 	if lit.RingType != ring.Standard && lit.RingType != ring.ConjugateInvariant {
 		return ckks.Parameters{}, corrupt("parameters: ring type %v", lit.RingType)
+	}
+	// The conjugate-invariant ring (henn's N real slots) works modulo a
+	// 4N-th root of unity, the standard ring modulo a 2N-th.
+	wantRoot := lit.LogN + 1
+	if lit.RingType == ring.ConjugateInvariant {
+		wantRoot = lit.LogN + 2
+	}
+	if lit.LogNthRoot != 0 && lit.LogNthRoot != wantRoot {
+		return ckks.Parameters{}, corrupt("parameters: LogNthRoot %d (want %d for this ring)", lit.LogNthRoot, wantRoot)
 	}
 	if lit.LogDefaultScale < 1 || lit.LogDefaultScale > 120 {
 		return ckks.Parameters{}, corrupt("parameters: LogDefaultScale %d", lit.LogDefaultScale)
@@ -356,7 +362,7 @@ func decodeEvaluationKeys(fp [8]byte, b []byte) (ek *EvaluationKeys, err error) 
 		if err := binary.Read(rd, binary.LittleEndian, &g); err != nil {
 			return nil, corrupt("evaluation keys: Galois element: %v", err)
 		}
-		if g&1 == 0 || g >= 2*uint64(params.N()) {
+		if g&1 == 0 || g >= uint64(1)<<params.LogNthRoot() { // 2N, or 4N on the conjugate-invariant ring
 			return nil, corrupt("evaluation keys: invalid Galois element %d", g)
 		}
 		if _, dup := ek.galois[g]; dup {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tuneinsight/lattigo/v6/core/rlwe"
+	"github.com/tuneinsight/lattigo/v6/ring"
 	"github.com/tuneinsight/lattigo/v6/schemes/ckks"
 )
 
@@ -252,5 +253,48 @@ func TestEvaluationKeysLayoutChecked(t *testing.T) {
 	}
 	if _, err := decodeEvaluationKeys([8]byte{1}, payload); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("wrong fingerprint: got %v", err)
+	}
+}
+
+// TestSerializationConjugateInvariant round-trips parameters and evaluation
+// keys (with rotations) on the conjugate-invariant ring, whose Galois
+// elements live modulo 4N rather than 2N: henn's models use this ring, and
+// a decoder that assumed the standard ring rejected every one of them.
+func TestSerializationConjugateInvariant(t *testing.T) {
+	lit := Presets()[0].Literal
+	lit.RingType = ring.ConjugateInvariant
+	params, err := NewParameters(lit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pb bytes.Buffer
+	if _, err := WriteParameters(&pb, params); err != nil {
+		t.Fatal(err)
+	}
+	p2, err := ReadParameters(bytes.NewReader(pb.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p2.Equal(&params) {
+		t.Fatal("parameters differ after round trip")
+	}
+	owner, err := NewKeyOwner(params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := owner.EvaluationKeys(1, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kb bytes.Buffer
+	if _, err := keys.WriteTo(&kb); err != nil {
+		t.Fatal(err)
+	}
+	ek, err := ReadEvaluationKeys(bytes.NewReader(kb.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ek.HasRotation(1) || !ek.HasRotation(5) || ek.HasRotation(2) {
+		t.Errorf("rotations lost: %v", ek.GaloisElements())
 	}
 }

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/krelu/krelu/henn"
+	"github.com/krelu/krelu/mnist"
+	"github.com/krelu/krelu/nn"
+	"github.com/krelu/krelu/serve"
+)
+
+func init() {
+	register(command{name: "serve", summary: "serve a model for encrypted inference over HTTP (the server never holds a secret key)", run: runServe})
+	register(command{name: "client", summary: "classify test images through a krelu serve server, encrypted end to end", run: runClient})
+}
+
+func runServe(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", stderr)
+	model := fs.String("model", "", "model checkpoint (polynomial activations of degree ≤ 2)")
+	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
+	mode := fs.String("mode", "packed", "encrypted layout: packed (several images per ciphertext) or slots (one ciphertext per pixel; needs a larger --max-ct-mb)")
+	sessions := fs.Int("max-sessions", 8, "sessions (key sets) kept; the least recently used is dropped")
+	keyMB := fs.Int64("max-key-mb", 512, "largest evaluation-key upload, in MiB")
+	ctMB := fs.Int64("max-ct-mb", 64, "largest ciphertext batch, in MiB")
+	timeout := fs.Duration("timeout", 2*time.Minute, "per-request time limit")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	h, m, err := serveHandler(*model, *mode, serve.Config{MaxKeyBytes: *keyMB << 20, MaxCiphertextBytes: *ctMB << 20,
+		MaxSessions: *sessions, Timeout: *timeout})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "serving %s (%s, %s, LogN %d, depth %d, %d rotation keys) on http://%s\n",
+		*model, m.Layout().Mode, m.Preset(), m.Params().LogN(), m.Depth(), len(m.Rotations()), ln.Addr())
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	return srv.Serve(ln)
+}
+
+// serveHandler loads a checkpoint and compiles it for the server.
+func serveHandler(path, mode string, cfg serve.Config) (*serve.Handler, *henn.Model, error) {
+	if path == "" {
+		return nil, nil, fmt.Errorf("%w: --model MODEL is required", errUsage)
+	}
+	var opts henn.Options
+	switch mode {
+	case "packed":
+		opts.Mode = henn.Packed
+	case "slots":
+		opts.Mode = henn.Slots
+	default:
+		return nil, nil, fmt.Errorf("%w: --mode %q: want packed or slots", errUsage, mode)
+	}
+	n, err := nn.LoadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	hn, err := n.HENN()
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := henn.Compile(hn, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	h, err := serve.New(m, cfg)
+	return h, m, err
+}
+
+type clientReport struct {
+	Server      string  `json:"server"`
+	Task        string  `json:"task"`
+	Mode        string  `json:"mode"`
+	Preset      string  `json:"preset"`
+	LogN        int     `json:"log_n"`
+	Images      int     `json:"images"`
+	Accuracy    float64 `json:"accuracy"`
+	Setup       float64 `json:"session_setup_seconds"` // keygen + key upload
+	Latency     float64 `json:"latency_seconds_single"`
+	Amortized   float64 `json:"seconds_per_image_amortized"`
+	KeyBytes    int64   `json:"evaluation_key_bytes"`
+	BytesSent   int64   `json:"bytes_sent"`
+	BytesRecv   int64   `json:"bytes_received"`
+	SentPerImg  int64   `json:"ciphertext_bytes_sent_per_image"`
+	RecvPerImg  int64   `json:"ciphertext_bytes_received_per_image"`
+	BatchImages int     `json:"images_per_request"`
+}
+
+func runClient(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("client", stderr)
+	server := fs.String("server", "", "server URL, e.g. http://127.0.0.1:8080")
+	task := fs.String("task", "mnist", "test set: mnist or fashion")
+	limit := fs.Int("limit", 0, "classify only the first N test images (0: all 10,000)")
+	batch := fs.Int("batch", 0, "images per request (0: a whole number of ciphertexts, about 256 images)")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *server == "" {
+		return fmt.Errorf("%w: --server URL is required", errUsage)
+	}
+	t, err := imgTask(*task)
+	if err != nil {
+		return err
+	}
+	te, err := mnist.Load(t, "", false)
+	if err != nil {
+		return err
+	}
+	if *limit > 0 && *limit < te.Len() {
+		te = te.Slice(0, *limit)
+	}
+	ctx := context.Background()
+	c := &serve.Client{BaseURL: *server, HTTP: &http.Client{Timeout: 10 * time.Minute}}
+	t0 := time.Now()
+	sess, err := c.NewSession(ctx)
+	if err != nil {
+		return err
+	}
+	rep := clientReport{Server: *server, Task: string(t), Mode: sess.Info.Layout.Mode, Preset: sess.Info.Preset,
+		LogN: sess.Info.LogN, Images: te.Len(), Setup: time.Since(t0).Seconds(), KeyBytes: sess.KeyBytes}
+	if sess.Info.InputDim != mnist.Pixels || sess.Info.Classes != mnist.Classes {
+		return fmt.Errorf("server model takes %d inputs and gives %d classes; %s images are %d pixels in %d classes",
+			sess.Info.InputDim, sess.Info.Classes, t, mnist.Pixels, mnist.Classes)
+	}
+	images := make([][]float64, te.Len())
+	for i := range images {
+		images[i] = te.X.RawRowView(i)
+	}
+	per := max(1, sess.Info.PerCiphertext)
+	chunk := *batch
+	if chunk <= 0 {
+		chunk = per * max(1, 256/per)
+	}
+	rep.BatchImages = chunk
+	// Latency: one image alone, request and all.
+	t0 = time.Now()
+	if _, err := sess.Classify(ctx, images[:1]); err != nil {
+		return err
+	}
+	rep.Latency = time.Since(t0).Seconds()
+	sent0, recv0 := sess.Sent, sess.Received
+	var pred []int
+	t0 = time.Now()
+	for s := 0; s < len(images); s += chunk {
+		logits, err := sess.Classify(ctx, images[s:min(s+chunk, len(images))])
+		if err != nil {
+			return err
+		}
+		for _, l := range logits {
+			pred = append(pred, argmax(l))
+		}
+	}
+	rep.Amortized = time.Since(t0).Seconds() / float64(len(images))
+	if len(pred) != len(images) {
+		return errors.New("client: lost results")
+	}
+	rep.Accuracy = nn.Accuracy(pred, te.Y)
+	rep.BytesSent, rep.BytesRecv = sess.Sent, sess.Received
+	rep.SentPerImg = (sess.Sent - sent0) / int64(len(images))
+	rep.RecvPerImg = (sess.Received - recv0) / int64(len(images))
+	if *asJSON {
+		return writeJSON(stdout, rep)
+	}
+	fmt.Fprintf(stdout, "%s via %s (%s, %s, LogN %d): accuracy %.2f%% on %d test images\n",
+		rep.Task, rep.Server, rep.Mode, rep.Preset, rep.LogN, 100*rep.Accuracy, rep.Images)
+	fmt.Fprintf(stdout, "  session setup %.2f s (keygen + %.1f MB keys), single-image latency %.3g s, amortized %.4g s/image (%d images per request)\n",
+		rep.Setup, float64(rep.KeyBytes)/1e6, rep.Latency, rep.Amortized, rep.BatchImages)
+	fmt.Fprintf(stdout, "  sent %.1f MB, received %.1f MB in total; per image %.1f KB up, %.1f KB down\n",
+		float64(rep.BytesSent)/1e6, float64(rep.BytesRecv)/1e6, float64(rep.SentPerImg)/1e3, float64(rep.RecvPerImg)/1e3)
+	return nil
+}
