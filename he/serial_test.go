@@ -15,17 +15,7 @@ func TestSerializationRoundTrip(t *testing.T) {
 	f := getFixture(t, 13, 1)
 	params := f.plan.Params
 
-	var pb bytes.Buffer
-	if _, err := WriteParameters(&pb, params); err != nil {
-		t.Fatal(err)
-	}
-	p2, err := ReadParameters(bytes.NewReader(pb.Bytes()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !p2.Equal(&params) {
-		t.Fatal("parameters differ after round trip")
-	}
+	roundTripParameters(t, params)
 
 	if err := f.owner.AddRotations(f.keys, 1, -3); err != nil {
 		t.Fatal(err)
@@ -267,17 +257,7 @@ func TestSerializationConjugateInvariant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var pb bytes.Buffer
-	if _, err := WriteParameters(&pb, params); err != nil {
-		t.Fatal(err)
-	}
-	p2, err := ReadParameters(bytes.NewReader(pb.Bytes()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !p2.Equal(&params) {
-		t.Fatal("parameters differ after round trip")
-	}
+	roundTripParameters(t, params)
 	owner, err := NewKeyOwner(params)
 	if err != nil {
 		t.Fatal(err)
@@ -296,5 +276,22 @@ func TestSerializationConjugateInvariant(t *testing.T) {
 	}
 	if !ek.HasRotation(1) || !ek.HasRotation(5) || ek.HasRotation(2) {
 		t.Errorf("rotations lost: %v", ek.GaloisElements())
+	}
+}
+
+// roundTripParameters writes params and reads them back, failing unless
+// they come back equal.
+func roundTripParameters(t *testing.T, params ckks.Parameters) {
+	t.Helper()
+	var pb bytes.Buffer
+	if _, err := WriteParameters(&pb, params); err != nil {
+		t.Fatal(err)
+	}
+	p2, err := ReadParameters(bytes.NewReader(pb.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p2.Equal(&params) {
+		t.Fatal("parameters differ after round trip")
 	}
 }

@@ -37,6 +37,25 @@ func randInputs(r *rand.Rand, n, dim int) [][]float64 {
 // kernelQuad is a typical fitted ReLU quadratic (least squares under N(0,1)).
 var kernelQuad = Poly{Coeffs: approx.Poly{0.199471, 0.5, 0.199471}}
 
+// parties makes a client with fresh keys for m and a server holding m and
+// the client's evaluation keys, failing the test on any error.
+func parties(tb testing.TB, m *Model) (*Client, *Server) {
+	tb.Helper()
+	c, err := NewClient(m.Params())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	evk, err := c.EvaluationKeys(m.Rotations())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s, err := NewServer(m, evk)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c, s
+}
+
 func smallMLP(seed uint64, in, hidden, out int) Network {
 	r := rand.New(rand.NewPCG(seed, 1))
 	return Network{InputDim: in, Layers: []Layer{
@@ -194,18 +213,7 @@ func TestBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := NewClient(m.Params())
-	if err != nil {
-		t.Fatal(err)
-	}
-	evk, err := c.EvaluationKeys(m.Rotations())
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := NewServer(m, evk)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, srv := parties(t, m)
 	l := m.Layout()
 	wantErr := func(name string, err error, sub string) {
 		t.Helper()

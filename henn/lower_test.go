@@ -97,12 +97,7 @@ func TestOutputLevelIsZero(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, _ := NewClient(m.Params())
-		evk, _ := c.EvaluationKeys(m.Rotations())
-		s, err := NewServer(m, evk)
-		if err != nil {
-			t.Fatal(err)
-		}
+		c, s := parties(t, m)
 		in, err := c.EncryptBatch(m.Layout(), randInputs(rand.New(rand.NewPCG(1, 1)), 3, 16))
 		if err != nil {
 			t.Fatal(err)
@@ -180,12 +175,7 @@ func TestConcurrentEvaluate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, _ := NewClient(m.Params())
-	evk, _ := c.EvaluationKeys(m.Rotations())
-	s, err := NewServer(m, evk)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, s := parties(t, m)
 	inputs := randInputs(rand.New(rand.NewPCG(82, 82)), 3, 16)
 	errs := make(chan error, 3)
 	for range 3 {

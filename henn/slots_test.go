@@ -20,12 +20,7 @@ func slotsFixture(tb testing.TB, nin, nout int) (*Server, *Client, serverStage, 
 	if err != nil {
 		tb.Fatal(err)
 	}
-	c, _ := NewClient(m.Params())
-	evk, _ := c.EvaluationKeys(nil)
-	s, err := NewServer(m, evk)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	c, s := parties(tb, m)
 	in, err := c.EncryptBatch(m.Layout(), randInputs(r, 100, nin))
 	if err != nil {
 		tb.Fatal(err)
@@ -101,12 +96,7 @@ func TestCiphertextsRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, _ := NewClient(m.Params())
-	evk, _ := c.EvaluationKeys(m.Rotations())
-	s, err := NewServer(m, evk)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, s := parties(t, m)
 	sents := randSentences(rand.New(rand.NewPCG(102, 102)), 2, 10, 8)
 	in, err := c.EncryptSentences(m.Layout(), sents)
 	if err != nil {
