@@ -3,6 +3,8 @@ package nn
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/krelu/krelu/optim"
 )
 
 // BenchmarkTrainBatch measures one Adam step on a 128-image mini-batch.
@@ -17,12 +19,12 @@ func BenchmarkTrainBatch(b *testing.B) {
 	cnn, _ := NewCNN(100, 10, nil, 1)
 	for _, n := range []*Network{mlp, cnn} {
 		b.Run(n.Arch, func(b *testing.B) {
-			opt := NewAdam(1e-3)
+			opt, ts := optim.NewAdam(1e-3), adamTensors(n.Params())
 			for b.Loop() {
 				n.zeroGrad()
 				_, g := SoftmaxCrossEntropy(n.Forward(x), y)
 				n.backward(g)
-				opt.Step(n.Params())
+				opt.Step(ts, 1)
 			}
 		})
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/krelu/krelu/optim"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -36,37 +37,6 @@ func SoftmaxCrossEntropy(logits *mat.Dense, labels []int) (float64, *mat.Dense) 
 		gr[labels[i]] -= 1 / float64(n)
 	}
 	return loss / float64(n), g
-}
-
-// Adam is the optimiser of Kingma & Ba (2015) with bias correction.
-type Adam struct {
-	LR, Beta1, Beta2, Eps float64
-	t                     int
-	m, v                  [][]float64
-}
-
-// NewAdam returns Adam with the usual β1 = 0.9, β2 = 0.999, ε = 1e-8.
-func NewAdam(lr float64) *Adam { return &Adam{LR: lr, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8} }
-
-// Step updates ps from their gradients.
-func (a *Adam) Step(ps []*Param) {
-	if a.m == nil {
-		for _, p := range ps {
-			a.m = append(a.m, make([]float64, len(p.Value)))
-			a.v = append(a.v, make([]float64, len(p.Value)))
-		}
-	}
-	a.t++
-	c1 := 1 - math.Pow(a.Beta1, float64(a.t))
-	c2 := 1 - math.Pow(a.Beta2, float64(a.t))
-	for k, p := range ps {
-		m, v := a.m[k], a.v[k]
-		for i, g := range p.Grad {
-			m[i] = a.Beta1*m[i] + (1-a.Beta1)*g
-			v[i] = a.Beta2*v[i] + (1-a.Beta2)*g*g
-			p.Value[i] -= a.LR * (m[i] / c1) / (math.Sqrt(v[i]/c2) + a.Eps)
-		}
-	}
 }
 
 // TrainConfig controls Train. Zero fields take the defaults noted.
@@ -152,8 +122,11 @@ func (n *Network) Train(x *mat.Dense, y []int, vx *mat.Dense, vy []int, cfg Trai
 	for i := range perm {
 		perm[i] = i
 	}
-	opt := NewAdam(cfg.LR)
 	ps := n.Params()
+	opt := optim.NewAdam(cfg.LR)
+	opt.Clip = cfg.ClipNorm
+	opt.WeightDecay = cfg.WeightDecay
+	ts := adamTensors(ps)
 	best := math.Inf(-1)
 	var bestW [][]float64
 	since := 0
@@ -161,11 +134,6 @@ func (n *Network) Train(x *mat.Dense, y []int, vx *mat.Dense, vy []int, cfg Trai
 	batches := (rows + cfg.BatchSize - 1) / cfg.BatchSize
 	totalSteps := cfg.Epochs * batches
 	step := 0
-	decayed := make([]bool, len(ps))
-	for k, p := range ps {
-		// Biases and other vectors are not decayed: shrinking them only adds bias.
-		decayed[k] = p.Name == "W" || p.Name == "kernel"
-	}
 	bar := &progress{w: cfg.Progress, epochs: cfg.Epochs, batches: batches, start: time.Now()}
 	xb := mat.NewDense(cfg.BatchSize, n.InputDim, nil)
 	for ep := 1; ep <= cfg.Epochs; ep++ {
@@ -203,18 +171,7 @@ func (n *Network) Train(x *mat.Dense, y []int, vx *mat.Dense, vy []int, cfg Trai
 			}
 			sumLoss += loss * float64(j-i)
 			n.backward(g)
-			clipGrad(ps, cfg.ClipNorm)
-			if cfg.WeightDecay > 0 {
-				f := 1 - opt.LR*cfg.WeightDecay
-				for k, p := range ps {
-					if decayed[k] {
-						for i := range p.Value {
-							p.Value[i] *= f
-						}
-					}
-				}
-			}
-			opt.Step(ps)
+			opt.Step(ts, 1)
 			bar.update(ep, b+1, sumLoss/float64(j), float64(correct)/float64(j))
 		}
 		st := EpochStats{Epoch: ep, Loss: sumLoss / float64(rows), TrainAcc: float64(correct) / float64(rows)}
@@ -271,24 +228,14 @@ func (n *Network) checkSet(x *mat.Dense, y []int) error {
 	return nil
 }
 
-func clipGrad(ps []*Param, maxNorm float64) {
-	if maxNorm <= 0 {
-		return
+// adamTensors presents ps to the optimiser. Only weight matrices and
+// convolution kernels are decayed (AdamW): biases are not.
+func adamTensors(ps []*Param) []optim.Tensor {
+	ts := make([]optim.Tensor, len(ps))
+	for k, p := range ps {
+		ts[k] = optim.Tensor{Value: p.Value, Grad: p.Grad, NoDecay: p.Name != "W" && p.Name != "kernel"}
 	}
-	var s float64
-	for _, p := range ps {
-		for _, g := range p.Grad {
-			s += g * g
-		}
-	}
-	if s = math.Sqrt(s); s > maxNorm {
-		f := maxNorm / s
-		for _, p := range ps {
-			for i := range p.Grad {
-				p.Grad[i] *= f
-			}
-		}
-	}
+	return ts
 }
 
 // progress draws "epoch 2/10 [=====>    ] loss 0.1234 acc 96.10% ETA 12s".

@@ -16,6 +16,9 @@ type Tensor struct {
 	// moments, so skipping them is exact and saves sweeping a large frozen
 	// embedding table.
 	Rows []bool
+	// NoDecay exempts the tensor from WeightDecay: shrinking biases and
+	// normalisation gains towards zero only adds bias.
+	NoDecay bool
 }
 
 // Adam is the optimiser of Kingma & Ba, "Adam: A Method for Stochastic
@@ -81,7 +84,7 @@ func (a *Adam) Step(ts []Tensor, scale float64) {
 			g := t.Grad[i] * scale
 			m[i] = a.Beta1*m[i] + (1-a.Beta1)*g
 			v[i] = a.Beta2*v[i] + (1-a.Beta2)*g*g
-			if a.WeightDecay != 0 {
+			if a.WeightDecay != 0 && !t.NoDecay {
 				t.Value[i] *= decay
 			}
 			t.Value[i] -= a.LR * (m[i] / c1) / (math.Sqrt(v[i]/c2) + a.Eps)

@@ -57,3 +57,15 @@ func TestAdamClip(t *testing.T) {
 		t.Fatalf("moments saw unclipped gradient: %v", a.m[0])
 	}
 }
+
+// Decoupled weight decay multiplies values by 1 − LR·WeightDecay before the
+// gradient step, and leaves NoDecay tensors (biases) alone.
+func TestAdamWeightDecaySkipsNoDecay(t *testing.T) {
+	a := NewAdam(0.1)
+	a.WeightDecay = 0.5
+	w, b := []float64{2}, []float64{2}
+	a.Step([]Tensor{{Value: w, Grad: []float64{0}}, {Value: b, Grad: []float64{0}, NoDecay: true}}, 1)
+	if w[0] != 2*(1-0.1*0.5) || b[0] != 2 {
+		t.Fatalf("after one decayed step with zero gradient: w=%v (want %v), b=%v (want 2)", w[0], 2*(1-0.1*0.5), b[0])
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/krelu/krelu/optim"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -53,14 +54,22 @@ func Train(m *Model, train, dev *Dataset, opt TrainOptions) ([]EpochStats, error
 		return nil, fmt.Errorf("transformer: bad training options %+v", opt)
 	}
 	rng := rand.New(rand.NewPCG(opt.Seed, 0x5eed))
-	adam := NewAdam(opt.LR)
+	adam := optim.NewAdam(opt.LR)
 	adam.Clip = opt.Clip
-	if !m.embTrained() {
-		adam.Skip[m.Emb] = true
-	} else if !m.TrainEmb {
-		adam.Rows[m.Emb] = m.LearnRows
-	}
 	ps := m.Params()
+	ts := make([]optim.Tensor, len(ps))
+	for k, p := range ps {
+		ts[k] = optim.Tensor{Value: p.W, Grad: p.G}
+		if p == m.Emb {
+			// A frozen pre-trained embedding is skipped outright; one with
+			// a few learnable rows (out-of-vocabulary words) is updated in
+			// those rows only.
+			ts[k].Frozen = !m.embTrained()
+			if !m.TrainEmb {
+				ts[k].Rows = m.LearnRows
+			}
+		}
+	}
 	perEpoch := len(train.IDs)
 	if opt.PerEpoch > 0 && opt.PerEpoch < perEpoch {
 		perEpoch = opt.PerEpoch
@@ -96,7 +105,7 @@ func Train(m *Model, train, dev *Dataset, opt TrainOptions) ([]EpochStats, error
 					adam.LR = opt.LR * (1 - float64(step)/float64(totalSteps))
 				}
 				step++
-				adam.Step(ps, inBatch)
+				adam.Step(ts, 1/float64(inBatch))
 				m.ZeroGrad()
 				inBatch = 0
 			}
