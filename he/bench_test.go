@@ -2,6 +2,7 @@ package he
 
 import (
 	"fmt"
+	"github.com/krelu/krelu/internal/cputime"
 	"sync"
 	"testing"
 
@@ -88,13 +89,13 @@ func BenchmarkActivation(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.ResetTimer()
-				tt := startThreadTimer()
+				tt := cputime.StartThread()
 				for i := 0; i < b.N; i++ {
 					if err := f(eval); err != nil {
 						b.Fatal(err)
 					}
 				}
-				cpu := tt.stop()
+				cpu := tt.Stop()
 				// The machine is shared: thread CPU time per op is the
 				// figure to compare; ns/op is wall clock.
 				b.ReportMetric(float64(cpu.Microseconds())/1e3/float64(b.N), "cpu-ms/op")

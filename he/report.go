@@ -2,6 +2,7 @@ package he
 
 import (
 	"fmt"
+	"github.com/krelu/krelu/internal/cputime"
 	"math"
 	"runtime"
 	"sort"
@@ -306,9 +307,9 @@ func cpuRatio(a, b, aw, bw float64) float64 {
 // timed runs f and returns its wall-clock and thread CPU seconds.
 func timed(f func(*rlwe.Ciphertext) (*rlwe.Ciphertext, error), ct *rlwe.Ciphertext) (*rlwe.Ciphertext, [2]float64, error) {
 	t := time.Now()
-	tt := startThreadTimer()
+	tt := cputime.StartThread()
 	out, err := f(ct)
-	cpu := tt.stop()
+	cpu := tt.Stop()
 	return out, [2]float64{time.Since(t).Seconds(), cpu.Seconds()}, err
 }
 
