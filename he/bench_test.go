@@ -2,11 +2,11 @@ package he
 
 import (
 	"fmt"
-	"github.com/krelu/krelu/internal/cputime"
 	"sync"
 	"testing"
 
 	"github.com/krelu/krelu/approx"
+	"github.com/krelu/krelu/internal/cputime"
 	"github.com/tuneinsight/lattigo/v6/core/rlwe"
 	"github.com/tuneinsight/lattigo/v6/schemes/ckks"
 )

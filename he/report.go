@@ -2,7 +2,6 @@ package he
 
 import (
 	"fmt"
-	"github.com/krelu/krelu/internal/cputime"
 	"math"
 	"runtime"
 	"sort"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/krelu/krelu/approx"
+	"github.com/krelu/krelu/internal/cputime"
 	"github.com/tuneinsight/lattigo/v6/core/rlwe"
 	"github.com/tuneinsight/lattigo/v6/schemes/ckks"
 )
