@@ -1,199 +1,50 @@
 package approx
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
-	"math"
-	"os"
+
+	"github.com/krelu/krelu/activation"
 )
 
-// FormatV1 is the format tag of a fitted activation file.
-const FormatV1 = "krelu.activation/v1"
+// The activation file format and its polynomial type belong to package
+// activation, which the CKKS layer reads without depending on the fitter.
+// approx re-exports them because every fit produces them.
+type (
+	// Activation is a fitted polynomial activation (krelu.activation/v1).
+	Activation = activation.Activation
+	// Metrics are the fidelity measures of an approximation.
+	Metrics = activation.Metrics
+	// Calibration describes the data a fit was calibrated on.
+	Calibration = activation.Calibration
+	// Poly is a polynomial in the power basis.
+	Poly = activation.Poly
+)
 
-// MaxDegree is the largest polynomial degree krelu accepts. Beyond it the
-// power basis loses all precision in float64 and CKKS depth becomes absurd.
-const MaxDegree = 30
+const (
+	// FormatV1 is the format tag of a fitted activation file.
+	FormatV1 = activation.FormatV1
+	// MaxDegree is the largest polynomial degree krelu accepts.
+	MaxDegree = activation.MaxDegree
+)
 
-// Poly is a polynomial in the power basis: p(x) = Σ Poly[i]·x^i.
-type Poly []float64
+// Depth is [activation.Depth]: the CKKS levels of a degree-d polynomial.
+func Depth(d int) int { return activation.Depth(d) }
 
-// Degree returns the degree of p, ignoring trailing zero coefficients.
-func (p Poly) Degree() int {
-	d := len(p) - 1
-	for d > 0 && p[d] == 0 {
-		d--
-	}
-	return d
+// GenericDepth is [activation.GenericDepth].
+func GenericDepth(d int) int { return activation.GenericDepth(d) }
+
+// ReadActivation is [activation.Read].
+func ReadActivation(r io.Reader) (*Activation, error) { return activation.Read(r) }
+
+// ReadActivationFile is [activation.ReadFile].
+func ReadActivationFile(path string) (*Activation, error) { return activation.ReadFile(path) }
+
+// ChebyshevToPower is [activation.ChebyshevToPower].
+func ChebyshevToPower(a []float64, lo, hi float64) Poly {
+	return activation.ChebyshevToPower(a, lo, hi)
 }
 
-// Eval returns p(x) by Horner's rule.
-func (p Poly) Eval(x float64) float64 {
-	var y float64
-	for i := len(p) - 1; i >= 0; i-- {
-		y = y*x + p[i]
-	}
-	return y
-}
-
-// Deriv returns p'(x) by Horner's rule.
-func (p Poly) Deriv(x float64) float64 {
-	var y float64
-	for i := len(p) - 1; i >= 1; i-- {
-		y = y*x + float64(i)*p[i]
-	}
-	return y
-}
-
-// Depth returns the CKKS multiplicative depth (levels) at which krelu
-// evaluates a polynomial of degree d. A degree-2 polynomial costs one level:
-// it is evaluated as one square with c2 folded into the scale and c1·x added
-// at matching scale (package he). Other degrees use the power-of-two tree of
-// Lattigo's polynomial evaluator, GenericDepth(d).
-func Depth(d int) int {
-	if d == 2 {
-		return 1
-	}
-	return GenericDepth(d)
-}
-
-// GenericDepth returns ceil(log2(d+1)), the depth of Lattigo's generic
-// polynomial evaluator (Bossuat et al., Eurocrypt 2021) for degree d ≥ 1,
-// which also spends a level on the non-integer scalar multiplications.
-func GenericDepth(d int) int {
-	if d < 1 {
-		return 0
-	}
-	return int(math.Ceil(math.Log2(float64(d + 1))))
-}
-
-// Metrics are the fidelity measures of an approximation against its target
-// (and against ReLU), computed on held-out data.
-type Metrics struct {
-	N           int     `json:"n"`
-	RMSE        float64 `json:"rmse"`
-	MAE         float64 `json:"mae"`
-	MaxAbs      float64 `json:"max_abs"`
-	P99Abs      float64 `json:"p99_abs"`
-	RelL2       float64 `json:"rel_l2"`
-	RMSENeg     float64 `json:"rmse_neg"`
-	RMSEPos     float64 `json:"rmse_pos"`
-	OutsideFrac float64 `json:"outside_frac"`
-	Depth       int     `json:"depth"`
-}
-
-// Calibration describes the data a fit was calibrated on.
-type Calibration struct {
-	// Source is the calibration source as given on the command line,
-	// e.g. "normal:0,1" or a file path.
-	Source string `json:"source"`
-	// N is the number of calibration values (0 for analytic sources).
-	N int `json:"n"`
-	// OutsideFrac is the fraction of calibration mass outside Interval.
-	OutsideFrac float64 `json:"outside_frac"`
-	// Holdout optionally names the held-out values used for Metrics.
-	Holdout string `json:"holdout,omitempty"`
-}
-
-// Activation is a fitted polynomial activation, the unit that the CLI
-// writes and that the network and CKKS layers read.
-type Activation struct {
-	Format    string     `json:"format"`
-	Target    string     `json:"target"`    // "relu", "silu", "gelu"
-	Kernel    string     `json:"kernel"`    // "gaussian", …, or "none" for a direct fit
-	Bandwidth float64    `json:"bandwidth"` // kernel bandwidth h; 0 when Kernel is "none"
-	Method    string     `json:"method"`    // "ls", "ridge", "minimax", "chebyshev", or a baseline name
-	Degree    int        `json:"degree"`
-	Interval  [2]float64 `json:"interval"`
-	// Coefficients are in the power basis, in original units: p(x)=Σ c_i x^i.
-	Coefficients []float64 `json:"coefficients"`
-	// Chebyshev are the same polynomial in the Chebyshev basis on Interval:
-	// p(x)=Σ a_k T_k(t), t=(2x−a−b)/(b−a).
-	Chebyshev   []float64   `json:"chebyshev"`
-	Metrics     *Metrics    `json:"metrics,omitempty"`
-	Calibration Calibration `json:"calibration"`
-}
-
-// Poly returns the activation's polynomial in the power basis.
-func (a *Activation) Poly() Poly { return Poly(a.Coefficients) }
-
-// Validate checks that a is a well-formed v1 activation.
-func (a *Activation) Validate() error {
-	if a.Format != FormatV1 {
-		return fmt.Errorf("activation: unsupported format %q (want %q)", a.Format, FormatV1)
-	}
-	if a.Degree < 1 || a.Degree > MaxDegree {
-		return fmt.Errorf("activation: degree %d out of range [1, %d]", a.Degree, MaxDegree)
-	}
-	if len(a.Coefficients) != a.Degree+1 {
-		return fmt.Errorf("activation: %d coefficients for degree %d (want %d)", len(a.Coefficients), a.Degree, a.Degree+1)
-	}
-	if len(a.Chebyshev) != 0 && len(a.Chebyshev) != a.Degree+1 {
-		return fmt.Errorf("activation: %d Chebyshev coefficients for degree %d (want %d)", len(a.Chebyshev), a.Degree, a.Degree+1)
-	}
-	for i, c := range a.Coefficients {
-		if math.IsNaN(c) || math.IsInf(c, 0) {
-			return fmt.Errorf("activation: coefficient %d is %v", i, c)
-		}
-	}
-	for i, c := range a.Chebyshev {
-		if math.IsNaN(c) || math.IsInf(c, 0) {
-			return fmt.Errorf("activation: Chebyshev coefficient %d is %v", i, c)
-		}
-	}
-	lo, hi := a.Interval[0], a.Interval[1]
-	if math.IsNaN(lo) || math.IsNaN(hi) || math.IsInf(lo, 0) || math.IsInf(hi, 0) || !(lo < hi) {
-		return fmt.Errorf("activation: invalid interval [%v, %v]", lo, hi)
-	}
-	if a.Kernel != "none" && a.Kernel != "" && !(a.Bandwidth > 0) {
-		return fmt.Errorf("activation: kernel %q needs a positive bandwidth, have %v", a.Kernel, a.Bandwidth)
-	}
-	if a.Target == "" {
-		return errors.New("activation: missing target")
-	}
-	return nil
-}
-
-// ReadActivation decodes and validates an activation from r. Unknown
-// fields are rejected so that a typo never passes silently.
-func ReadActivation(r io.Reader) (*Activation, error) {
-	dec := json.NewDecoder(r)
-	dec.DisallowUnknownFields()
-	var a Activation
-	if err := dec.Decode(&a); err != nil {
-		return nil, fmt.Errorf("activation: decoding JSON: %w", err)
-	}
-	if err := a.Validate(); err != nil {
-		return nil, err
-	}
-	return &a, nil
-}
-
-// ReadActivationFile reads and validates the activation stored at path.
-func ReadActivationFile(path string) (*Activation, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("activation: %w", err)
-	}
-	a, err := ReadActivation(bytes.NewReader(b))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return a, nil
-}
-
-// WriteJSON validates a and writes it as indented JSON.
-func (a *Activation) WriteJSON(w io.Writer) error {
-	if err := a.Validate(); err != nil {
-		return err
-	}
-	b, err := json.MarshalIndent(a, "", "  ")
-	if err != nil {
-		return err
-	}
-	b = append(b, '\n')
-	_, err = w.Write(b)
-	return err
+// PowerToChebyshev is [activation.PowerToChebyshev].
+func PowerToChebyshev(p Poly, lo, hi float64) []float64 {
+	return activation.PowerToChebyshev(p, lo, hi)
 }

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/krelu/krelu/activation"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -301,7 +302,7 @@ func fitLSDist(f Target, d Dist, deg int, lo, hi, ridge float64, kinks []float64
 	g := func(x float64, out []float64) {
 		p := d.PDF(x)
 		fx := f(x)
-		chebFill(scaleTo(x, lo, hi), T)
+		activation.ChebyshevT(scaleTo(x, lo, hi), T)
 		for k, v := range T {
 			out[k] = p * v
 		}
@@ -327,7 +328,7 @@ func fitLSDist(f Target, d Dist, deg int, lo, hi, ridge float64, kinks []float64
 			continue
 		}
 		sw := math.Sqrt(w)
-		chebFill(scaleTo(nd.x, lo, hi), T[:nb])
+		activation.ChebyshevT(scaleTo(nd.x, lo, hi), T[:nb])
 		for k := range nb {
 			A.Set(r, k, sw*T[k])
 		}
@@ -454,7 +455,7 @@ func accumulate(f Target, x []float64, deg int, lo, hi float64) *momentStats {
 			if v < lo || v > hi {
 				continue
 			}
-			chebFill((v-c)*s, T)
+			activation.ChebyshevT((v-c)*s, T)
 			fv := f(v)
 			for k := range nm {
 				blk.mom[k] += T[k]

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/krelu/krelu/activation"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -45,7 +46,7 @@ func remezKinks(f Target, deg int, lo, hi float64, kinks []float64) (*RemezResul
 		return nil, err
 	}
 	nb := deg + 1
-	basis := func(x float64, out []float64) { chebFill(scaleTo(x, lo, hi), out) }
+	basis := func(x float64, out []float64) { activation.ChebyshevT(scaleTo(x, lo, hi), out) }
 	c, ref, refErr, maxErr, it, err := remezCore(basis, nb, f, lo, hi, append([]float64{0}, kinks...))
 	if err != nil {
 		return nil, err

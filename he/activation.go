@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/krelu/krelu/approx"
+	"github.com/krelu/krelu/activation"
 	"github.com/tuneinsight/lattigo/v6/circuits/ckks/polynomial"
 	"github.com/tuneinsight/lattigo/v6/core/rlwe"
 	"github.com/tuneinsight/lattigo/v6/schemes/ckks"
@@ -37,7 +37,7 @@ const minScaleRatio = 1 << 10
 // The output scale is Δ_in²/(|c2|·q_L) (Δ_in²/q_L with FoldLeading), where
 // q_L is the prime dropped by the rescale; Lattigo tracks it exactly in the
 // ciphertext metadata. Use [InputScaleFor] to make it hit a target.
-func EvalQuadratic(eval *ckks.Evaluator, ct *rlwe.Ciphertext, p approx.Poly, opt QuadOptions) (*rlwe.Ciphertext, float64, error) {
+func EvalQuadratic(eval *ckks.Evaluator, ct *rlwe.Ciphertext, p activation.Poly, opt QuadOptions) (*rlwe.Ciphertext, float64, error) {
 	params := *eval.GetParameters()
 	if err := CheckCiphertext(params, ct); err != nil {
 		return nil, 0, err
@@ -112,7 +112,7 @@ func negate(params ckks.Parameters, ct *rlwe.Ciphertext) {
 	}
 }
 
-func checkCoeffs(p approx.Poly) error {
+func checkCoeffs(p activation.Poly) error {
 	if len(p) == 0 {
 		return fmt.Errorf("he: empty polynomial")
 	}
@@ -179,7 +179,7 @@ func bitsLen(d int) int {
 // baby-step giant-step evaluator, consuming [PolyDepth](p.Degree()) levels;
 // the output is at ct's scale. It is the general path for any degree and
 // the baseline EvalQuadratic is measured against.
-func EvalPolynomial(eval *ckks.Evaluator, ct *rlwe.Ciphertext, p approx.Poly) (*rlwe.Ciphertext, error) {
+func EvalPolynomial(eval *ckks.Evaluator, ct *rlwe.Ciphertext, p activation.Poly) (*rlwe.Ciphertext, error) {
 	params := *eval.GetParameters()
 	if err := CheckCiphertext(params, ct); err != nil {
 		return nil, err
@@ -279,7 +279,7 @@ const chebyshevAbove = 8
 // through EvalQuadratic (one level), degrees 3…8 through the generic
 // evaluator in the power basis (PolyDepth levels), higher degrees in the
 // Chebyshev basis of the activation's interval (see [ActivationDepth]).
-func EvalActivation(eval *ckks.Evaluator, ct *rlwe.Ciphertext, act *approx.Activation) (*rlwe.Ciphertext, error) {
+func EvalActivation(eval *ckks.Evaluator, ct *rlwe.Ciphertext, act *activation.Activation) (*rlwe.Ciphertext, error) {
 	if err := act.Validate(); err != nil {
 		return nil, err
 	}
@@ -292,14 +292,14 @@ func EvalActivation(eval *ckks.Evaluator, ct *rlwe.Ciphertext, act *approx.Activ
 		// From the power coefficients rather than act.Chebyshev, so that
 		// the encrypted result is the polynomial the file states (and
 		// the one reports compare against) even if the two disagree.
-		cheb := approx.PowerToChebyshev(p[:d+1], act.Interval[0], act.Interval[1])
+		cheb := activation.PowerToChebyshev(p[:d+1], act.Interval[0], act.Interval[1])
 		return EvalChebyshev(eval, ct, cheb, act.Interval)
 	}
 	return EvalPolynomial(eval, ct, p)
 }
 
 // ActivationDepth is the number of levels EvalActivation consumes.
-func ActivationDepth(act *approx.Activation) int {
+func ActivationDepth(act *activation.Activation) int {
 	d := act.Poly().Degree()
 	switch {
 	case d <= 1:

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/krelu/krelu/approx"
+	"github.com/krelu/krelu/activation"
 	"github.com/krelu/krelu/internal/cputime"
 	"github.com/tuneinsight/lattigo/v6/core/rlwe"
 	"github.com/tuneinsight/lattigo/v6/schemes/ckks"
@@ -96,7 +96,7 @@ type ReportOptions struct {
 // RunActivationReport encrypts values, evaluates act on them, decrypts and
 // measures it (see Report) at ring degree 2^logN (0: planner's choice).
 // It is the encrypted step of `krelu he` and `krelu demo`.
-func RunActivationReport(act *approx.Activation, values []float64, logN int) (*Report, error) {
+func RunActivationReport(act *activation.Activation, values []float64, logN int) (*Report, error) {
 	return RunReport(act, values, ReportOptions{LogN: logN})
 }
 
@@ -104,7 +104,7 @@ func RunActivationReport(act *approx.Activation, values []float64, logN int) (*R
 const maxReportValues = 1 << 20
 
 // RunReport is RunActivationReport with options.
-func RunReport(act *approx.Activation, values []float64, opt ReportOptions) (*Report, error) {
+func RunReport(act *activation.Activation, values []float64, opt ReportOptions) (*Report, error) {
 	if act == nil {
 		return nil, fmt.Errorf("he: nil activation")
 	}
@@ -317,7 +317,7 @@ func timed(f func(*rlwe.Ciphertext) (*rlwe.Ciphertext, error), ct *rlwe.Cipherte
 // one evaluator per goroutine and returns slots per second. Lattigo 6.2's
 // evaluators draw buffers from sync pools, but its encoder inside the
 // evaluator is cheapest to keep per goroutine anyway.
-func parallelThroughput(keys *EvaluationKeys, act *approx.Activation, ct *rlwe.Ciphertext, workers, reps, slots int) (float64, error) {
+func parallelThroughput(keys *EvaluationKeys, act *activation.Activation, ct *rlwe.Ciphertext, workers, reps, slots int) (float64, error) {
 	jobs := workers * reps
 	var wg sync.WaitGroup
 	errs := make([]error, workers)

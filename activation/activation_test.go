@@ -1,4 +1,4 @@
-package approx
+package activation
 
 import (
 	"bytes"
@@ -27,7 +27,7 @@ func TestActivationRoundTrip(t *testing.T) {
 	if err := a.WriteJSON(&buf); err != nil {
 		t.Fatal(err)
 	}
-	b, err := ReadActivation(&buf)
+	b, err := Read(&buf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,10 +60,10 @@ func TestActivationRejects(t *testing.T) {
 			t.Errorf("%s: got %v, want error containing %q", c.name, err, c.want)
 		}
 	}
-	if _, err := ReadActivation(strings.NewReader(`{"format":"krelu.activation/v1","bogus":1}`)); err == nil || !strings.Contains(err.Error(), "bogus") {
+	if _, err := Read(strings.NewReader(`{"format":"krelu.activation/v1","bogus":1}`)); err == nil || !strings.Contains(err.Error(), "bogus") {
 		t.Errorf("unknown field: got %v", err)
 	}
-	if _, err := ReadActivation(strings.NewReader(`{"format":`)); err == nil {
+	if _, err := Read(strings.NewReader(`{"format":`)); err == nil {
 		t.Error("truncated JSON accepted")
 	}
 }
