@@ -9,6 +9,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/krelu/krelu/approx"
+	"github.com/krelu/krelu/internal/logits"
 )
 
 // Network is a feed-forward stack of layers ending in class logits.
@@ -168,12 +169,7 @@ func Argmax(l *mat.Dense) []int {
 	r, _ := l.Dims()
 	p := make([]int, r)
 	for i := range p {
-		row := l.RawRowView(i)
-		for j, v := range row {
-			if v > row[p[i]] {
-				p[i] = j
-			}
-		}
+		p[i] = logits.Argmax(l.RawRowView(i))
 	}
 	return p
 }

@@ -10,6 +10,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/krelu/krelu/approx"
+	"github.com/krelu/krelu/internal/logits"
 )
 
 // Param is a trainable matrix and its accumulated gradient, both row-major.
@@ -196,7 +197,7 @@ func (at Attention) Forward(x *mat.Dense) (*mat.Dense, attnCache) {
 		a := mat.NewDense(t, t, nil)
 		gemm(false, true, scale, qh, kh, 0, a)
 		for i := 0; i < t; i++ {
-			softmaxInPlace(a.RawRowView(i))
+			logits.Softmax(a.RawRowView(i))
 		}
 		gemm(false, false, 1, a, vh, 0, c.o.Slice(0, t, h*dk, (h+1)*dk).(*mat.Dense))
 		c.a = append(c.a, a)
@@ -244,21 +245,6 @@ func (at Attention) params() []*Param {
 		ps = append(ps, l.params()...)
 	}
 	return ps
-}
-
-func softmaxInPlace(v []float64) {
-	m := math.Inf(-1)
-	for _, x := range v {
-		m = math.Max(m, x)
-	}
-	var s float64
-	for i, x := range v {
-		v[i] = math.Exp(x - m)
-		s += v[i]
-	}
-	for i := range v {
-		v[i] /= s
-	}
 }
 
 // Activation is the FFN nonlinearity: ReLU when Poly is nil, else the

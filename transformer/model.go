@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"github.com/krelu/krelu/internal/logits"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -287,7 +288,7 @@ func (m *Model) Loss(ids []int, label int, backward bool) (float64, []float64, e
 		return 0, nil, err
 	}
 	p := append([]float64(nil), c.Logits...)
-	softmaxInPlace(p)
+	logits.Softmax(p)
 	loss := -math.Log(math.Max(p[label], 1e-300))
 	if backward {
 		d := append([]float64(nil), p...)
@@ -303,15 +304,5 @@ func (m *Model) Predict(ids []int) (int, []float64, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return argmax(c.Logits), c.Logits, nil
-}
-
-func argmax(v []float64) int {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return best
+	return logits.Argmax(c.Logits), c.Logits, nil
 }

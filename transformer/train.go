@@ -9,6 +9,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/krelu/krelu/internal/logits"
 	"github.com/krelu/krelu/optim"
 	"gonum.org/v1/gonum/mat"
 )
@@ -96,7 +97,7 @@ func Train(m *Model, train, dev *Dataset, opt TrainOptions) ([]EpochStats, error
 				return hist, fmt.Errorf("transformer: loss became %v at epoch %d step %d (activation %v diverged; try a lower learning rate or clipping)", loss, ep, i, m.Act)
 			}
 			sum += loss
-			if argmax(p) == train.Labels[k] {
+			if logits.Argmax(p) == train.Labels[k] {
 				correct++
 			}
 			inBatch++
