@@ -127,8 +127,10 @@ func newBandwidthCV(k Kernel, s Sample, deg int, lo, hi float64, folds int, crit
 	cv := &bandwidthCV{k: k, deg: deg, lo: lo, hi: hi, crit: crit}
 	// A three-parameter fit needs far fewer than millions of values to be
 	// scored; an even stride keeps the cost of ~40 candidates × folds fits
-	// bounded and still follows the data's distribution.
-	stride := (len(s.X) + bwMaxCV - 1) / bwMaxCV
+	// bounded and still follows the data's distribution (strided rather
+	// than a prefix, so that data stored in blocks, e.g. layer by layer,
+	// are all represented).
+	stride := (len(s.X) + maxCVSample - 1) / maxCVSample
 	// Folds by position modulo folds: deterministic, and balanced even
 	// when the file is sorted.
 	for f := 0; f < folds; f++ {
@@ -188,8 +190,12 @@ const (
 	bwGridMax   = 4.0
 	bwGridSize  = 25
 	bwGoldenTol = 1e-3 // relative width of the final bracket in h
-	bwMaxCV     = 200000
 )
+
+// maxCVSample caps the values used to cross-validate a bandwidth: the
+// choice of one scalar h does not need millions of values, and the
+// cross-validation costs dozens of fits.
+const maxCVSample = 1 << 17
 
 // SelectBandwidth chooses the kernel bandwidth h by k-fold cross-validation
 // on the calibration sample s: for each candidate h, a degree-deg
@@ -197,8 +203,9 @@ const (
 // crit against ReLU itself on the held-out fold (values outside [lo, hi] are
 // ignored). Candidates are 25 log-spaced values from 1e-3 to 4 times
 // std(s)/KernelStd(k); the best grid point is refined by golden-section
-// search in log h between its neighbours. Samples larger than 200,000
-// values are cross-validated on an even-stride subsample of that size.
+// search in log h between its neighbours. Samples larger than maxCVSample
+// (131,072) values are cross-validated on an even-stride subsample of at
+// most that size.
 //
 // With CriterionRMSE the answer is usually the smallest h: the direct fit
 // already minimises the squared error against ReLU, so smoothing can only
@@ -246,7 +253,7 @@ func SelectBandwidthCV(k Kernel, s Sample, deg int, lo, hi float64, folds int, c
 		}
 		return r.Score, nil
 	}
-	if err := kernGolden(score, a, b, math.Log1p(bwGoldenTol)); err != nil {
+	if _, err := goldenMin(score, a, b, 0, math.Log1p(bwGoldenTol), 200); err != nil {
 		return 0, nil, err
 	}
 	return bestH, cv.results, nil

@@ -224,30 +224,10 @@ const DefaultCriterion = "mix:0.9"
 // DefaultFolds is the number of cross-validation folds for samples.
 const DefaultFolds = 5
 
-// maxCVSample caps the values used to cross-validate a bandwidth: the
-// choice of one scalar h does not need millions of values, and the
-// cross-validation costs dozens of fits.
-const maxCVSample = 1 << 17
-
-// cvSubsample returns s, or an evenly strided subsample of it of at most
-// maxCVSample values (strided rather than a prefix, so that data stored
-// in blocks, e.g. layer by layer, are all represented).
-func cvSubsample(s *Sample) Sample {
-	if len(s.X) <= maxCVSample {
-		return *s
-	}
-	stride := (len(s.X) + maxCVSample - 1) / maxCVSample
-	x := make([]float64, 0, len(s.X)/stride+1)
-	for i := 0; i < len(s.X); i += stride {
-		x = append(x, s.X[i])
-	}
-	return Sample{Label: s.Label, X: x}
-}
-
 // autoBandwidth chooses h for ReLU: by k-fold cross-validation on a
 // calibration sample (SelectBandwidth), or exactly on a distribution
 // (OptimalBandwidth). Large samples are cross-validated on a strided
-// subsample of at most maxCVSample values.
+// subsample of at most maxCVSample values (see newBandwidthCV).
 func autoBandwidth(opt FitOptions, k Kernel, f Target, lo, hi float64) (float64, error) {
 	if opt.Target != "relu" {
 		return 0, fmt.Errorf("approx: automatic bandwidth is implemented for relu only, not %q; give a bandwidth", opt.Target)
@@ -265,7 +245,7 @@ func autoBandwidth(opt FitOptions, k Kernel, f Target, lo, hi float64) (float64,
 	}
 	switch s := opt.Calibration.(type) {
 	case *Sample:
-		return SelectBandwidth(k, cvSubsample(s), opt.Degree, lo, hi, DefaultFolds, crit)
+		return SelectBandwidth(k, *s, opt.Degree, lo, hi, DefaultFolds, crit)
 	case Dist:
 		pt, err := OptimalBandwidth(k, s, opt.Degree, lo, hi, crit)
 		if err != nil {

@@ -264,32 +264,3 @@ func remezGrid(lo, hi float64, nb int, kinks []float64) []float64 {
 	out[0], out[len(out)-1] = lo, hi
 	return out
 }
-
-// goldenMax maximises a unimodal h on [a,b] by golden-section search.
-func goldenMax(h func(float64) float64, a, b float64) float64 {
-	const r = 0.6180339887498949
-	x1, x2 := b-r*(b-a), a+r*(b-a)
-	h1, h2 := h(x1), h(x2)
-	for i := 0; i < 80 && b-a > 1e-15*math.Max(1, math.Abs(a)+math.Abs(b)); i++ {
-		if h1 < h2 {
-			a, x1, h1 = x1, x2, h2
-			x2 = a + r*(b-a)
-			h2 = h(x2)
-		} else {
-			b, x2, h2 = x2, x1, h1
-			x1 = b - r*(b-a)
-			h1 = h(x1)
-		}
-	}
-	best, hb := x1, h1
-	if h2 > hb {
-		best, hb = x2, h2
-	}
-	if ha := h(a); ha > hb {
-		best, hb = a, ha
-	}
-	if h(b) > hb {
-		best = b
-	}
-	return best
-}

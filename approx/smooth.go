@@ -130,8 +130,10 @@ func NewSmooth(k Kernel, f Target, h float64) (Target, error) {
 	}
 	r := kernelReach(k)
 	return func(x float64) float64 {
-		g := func(u float64) float64 { return f(x-h*u) * k.PDF(u) }
-		return kernQuad(g, -r, r, []float64{0, x / h}, 1e-12*(1+math.Abs(x)+h))
+		// The integrand in the form gk15 takes, so that each node costs
+		// one indirect call, not two.
+		g := func(u float64, out []float64) { out[0] = f(x-h*u) * k.PDF(u) }
+		return kernQuadInto(g, -r, r, []float64{0, x / h}, 1e-12*(1+math.Abs(x)+h))
 	}, nil
 }
 
@@ -144,25 +146,19 @@ func Smooth(k Kernel, f Target, h float64) Target {
 	return g
 }
 
-// kernGK15 integrates f over [a, b] and returns the Kronrod estimate and
-// |Kronrod − Gauss| as its error estimate. It is the scalar, allocation-free
-// twin of gkApply (same qk15 tables), kept separate because kernel
-// smoothing calls it millions of times per fit.
-func kernGK15(f func(float64) float64, a, b float64) (val, errEst float64) {
-	c := (a + b) / 2
-	hw := (b - a) / 2
-	fc := f(c)
-	k := fc * gkWK[7]
-	g := fc * gkWG[3]
-	for i := 0; i < 7; i++ {
-		dx := hw * gkX[i]
-		s := f(c-dx) + f(c+dx)
-		k += gkWK[i] * s
-		if i%2 == 1 {
-			g += gkWG[i/2] * s
-		}
-	}
-	return k * hw, math.Abs((k - g) * hw)
+// kernGK15 integrates the scalar f over [a, b] with the rule gk15 and
+// returns the Kronrod estimate and |Kronrod − Gauss| as its error estimate.
+// Kernel smoothing calls it millions of times per fit, so it keeps its
+// scratch on the stack of its caller (see kernQuad).
+func (q *kernRule) gk15(a, b float64) (val, errEst float64) {
+	r := gk15(q.g, a, b, q.kr[:], q.ga[:], q.lo[:], q.hi[:])
+	return q.kr[0] * r, math.Abs((q.kr[0] - q.ga[0]) * r)
+}
+
+// kernRule adapts a scalar integrand to gk15, with its one-value scratch.
+type kernRule struct {
+	g              func(x float64, out []float64)
+	kr, ga, lo, hi [1]float64
 }
 
 type kernPanel struct{ a, b, val, err float64 }
@@ -173,6 +169,11 @@ type kernPanel struct{ a, b, val, err float64 }
 // Gauss–Kronrod difference overestimates the error of the 15-point rule
 // by orders of magnitude on smooth panels, so tol is conservative.
 func kernQuad(f func(float64) float64, a, b float64, breaks []float64, tol float64) float64 {
+	return kernQuadInto(func(x float64, out []float64) { out[0] = f(x) }, a, b, breaks, tol)
+}
+
+// kernQuadInto is kernQuad for an integrand that writes its value to out[0].
+func kernQuadInto(f func(x float64, out []float64), a, b float64, breaks []float64, tol float64) float64 {
 	if !(b > a) {
 		return 0
 	}
@@ -183,10 +184,11 @@ func kernQuad(f func(float64) float64, a, b float64, breaks []float64, tol float
 		}
 	}
 	sort.Float64s(pts)
+	q := &kernRule{g: f}
 	var panels []kernPanel
 	for i := 1; i < len(pts); i++ {
 		if pts[i] > pts[i-1] {
-			v, e := kernGK15(f, pts[i-1], pts[i])
+			v, e := q.gk15(pts[i-1], pts[i])
 			panels = append(panels, kernPanel{pts[i-1], pts[i], v, e})
 		}
 	}
@@ -207,8 +209,8 @@ func kernQuad(f func(float64) float64, a, b float64, breaks []float64, tol float
 		if !(m > p.a && m < p.b) {
 			break // panel can no longer be split in float64
 		}
-		v1, e1 := kernGK15(f, p.a, m)
-		v2, e2 := kernGK15(f, m, p.b)
+		v1, e1 := q.gk15(p.a, m)
+		v2, e2 := q.gk15(m, p.b)
 		panels[worst] = kernPanel{p.a, m, v1, e1}
 		panels = append(panels, kernPanel{m, p.b, v2, e2})
 	}

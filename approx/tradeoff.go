@@ -142,41 +142,8 @@ func OptimalBandwidth(k Kernel, src Source, deg int, lo, hi float64, crit Criter
 	}
 	a := math.Log(grid[max(best-1, 0)])
 	b := math.Log(grid[min(best+1, len(grid)-1)])
-	if err := kernGolden(score, a, b, math.Log1p(bwGoldenTol)); err != nil {
+	if _, err := goldenMin(score, a, b, 0, math.Log1p(bwGoldenTol), 200); err != nil {
 		return TradeoffPoint{}, err
 	}
 	return bestPt, nil
-}
-
-// kernGolden runs a golden-section search for a minimum of f on [a, b]
-// down to a bracket of width tol; the caller's f records the best point,
-// so a non-unimodal f can only cost optimality, never return a worse point
-// than the ones evaluated.
-func kernGolden(f func(float64) (float64, error), a, b, tol float64) error {
-	const invPhi = 0.6180339887498949
-	c, d := b-invPhi*(b-a), a+invPhi*(b-a)
-	fc, err := f(c)
-	if err != nil {
-		return err
-	}
-	fd, err := f(d)
-	if err != nil {
-		return err
-	}
-	for b-a > tol {
-		if fc <= fd {
-			b, d, fd = d, c, fc
-			c = b - invPhi*(b-a)
-			if fc, err = f(c); err != nil {
-				return err
-			}
-		} else {
-			a, c, fc = c, d, fd
-			d = a + invPhi*(b-a)
-			if fd, err = f(d); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
