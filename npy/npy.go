@@ -11,6 +11,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/krelu/krelu/format"
 )
 
 // magic is the six-byte prefix of every .npy file.
@@ -43,7 +45,7 @@ type dtype struct {
 var dtypes = map[string]dtype{
 	"f8": {8, func(b []byte) float64 { return math.Float64frombits(binary.LittleEndian.Uint64(b)) }},
 	"f4": {4, func(b []byte) float64 { return float64(math.Float32frombits(binary.LittleEndian.Uint32(b))) }},
-	"f2": {2, func(b []byte) float64 { return halfToFloat(binary.LittleEndian.Uint16(b)) }},
+	"f2": {2, func(b []byte) float64 { return float64(format.Float16(binary.LittleEndian.Uint16(b))) }},
 	"i1": {1, func(b []byte) float64 { return float64(int8(b[0])) }},
 	"u1": {1, func(b []byte) float64 { return float64(b[0]) }},
 	"i2": {2, func(b []byte) float64 { return float64(int16(binary.LittleEndian.Uint16(b))) }},
@@ -82,26 +84,6 @@ func parseDescr(s string) (dtype, error) {
 		return dtype{}, formatErr("unsupported dtype %q", s)
 	}
 	return dt, nil
-}
-
-// halfToFloat converts an IEEE 754 binary16 value.
-func halfToFloat(h uint16) float64 {
-	sign := 1.0
-	if h&0x8000 != 0 {
-		sign = -1
-	}
-	exp := int(h>>10) & 0x1f
-	frac := float64(h & 0x3ff)
-	switch exp {
-	case 0:
-		return sign * math.Ldexp(frac, -24)
-	case 0x1f:
-		if frac == 0 {
-			return math.Inf(int(sign))
-		}
-		return math.NaN()
-	}
-	return sign * math.Ldexp(1+frac/1024, exp-15)
 }
 
 // header is the decoded header dictionary.
