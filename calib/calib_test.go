@@ -81,7 +81,7 @@ func TestExtractOnSST2(t *testing.T) {
 	if err != nil {
 		t.Fatalf("real data missing: %v", err)
 	}
-	sents, err := ReadSST2(p)
+	sents, err := SST2Sentences(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func TestReadErrors(t *testing.T) {
 		return p
 	}
 	for _, s := range []string{"x\ty\n", "sentence\tlabel\nfoo\t2\n", "sentence\tlabel\n"} {
-		if _, err := ReadSST2(write("a.tsv", s)); err == nil {
+		if _, err := SST2Sentences(write("a.tsv", s)); err == nil {
 			t.Errorf("ReadSST2 accepted %q", s)
 		}
 	}

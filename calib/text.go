@@ -1,7 +1,6 @@
 package calib
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"math"
@@ -10,39 +9,21 @@ import (
 	"strings"
 
 	"github.com/krelu/krelu/llama2c"
+	"github.com/krelu/krelu/transformer"
 )
 
-// ReadSST2 returns the sentences of a GLUE SST-2 TSV file (header
-// "sentence\tlabel", then sentence<TAB>label), trailing spaces trimmed.
-func ReadSST2(path string) ([]string, error) {
-	f, err := os.Open(path)
+// SST2Sentences returns the sentences of a GLUE SST-2 TSV file, read by
+// transformer.ReadSST2File (the one SST-2 reader), with the trailing
+// space of GLUE's PTB-style text trimmed so that a tokenizer does not see
+// it. Labels are dropped: calibration needs only the text.
+func SST2Sentences(path string) ([]string, error) {
+	ex, err := transformer.ReadSST2File(path)
 	if err != nil {
 		return nil, fmt.Errorf("calib: %w", err)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<16), 1<<20)
-	var out []string
-	line := 0
-	for sc.Scan() {
-		line++
-		s := sc.Text()
-		if line == 1 {
-			if !strings.HasPrefix(s, "sentence\t") {
-				return nil, fmt.Errorf("calib: %s: header %q, want \"sentence\\tlabel\"", path, s)
-			}
-			continue
-		}
-		sent, label, ok := strings.Cut(s, "\t")
-		if !ok || (label != "0" && label != "1") {
-			return nil, fmt.Errorf("calib: %s:%d: want sentence<TAB>0|1", path, line)
-		}
-		if sent = strings.TrimSpace(sent); sent != "" {
-			out = append(out, sent)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("calib: %s: %w", path, err)
+	out := make([]string, len(ex))
+	for i, e := range ex {
+		out[i] = strings.TrimSpace(e.Sentence)
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("calib: %s: no sentences", path)

@@ -203,9 +203,9 @@ func calibUnits(spec string, m *llama2c.Model, tok *llama2c.Tokenizer, seed uint
 		if err != nil {
 			return nil, err
 		}
-		return calib.ReadSST2(p)
+		return calib.SST2Sentences(p)
 	case strings.HasSuffix(spec, ".tsv"):
-		return calib.ReadSST2(spec)
+		return calib.SST2Sentences(spec)
 	case strings.HasPrefix(spec, "stories:"):
 		n, err := strconv.Atoi(strings.TrimPrefix(spec, "stories:"))
 		if err != nil || n < 2 || n > 100000 {
