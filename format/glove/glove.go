@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -35,11 +36,11 @@ func (o Options) want(word string, have int) bool {
 type Vectors struct {
 	Words []string
 	Dim   int
-	Data  []float32 // len(Words) × Dim, row-major
+	Data  []float64 // len(Words) × Dim, row-major; parsed in float64 as written
 	index map[string]int
 }
 
-func (v *Vectors) add(word string, vec []float32) error {
+func (v *Vectors) add(word string, vec []float64) error {
 	if v.index == nil {
 		v.index = map[string]int{}
 	}
@@ -53,7 +54,7 @@ func (v *Vectors) add(word string, vec []float32) error {
 }
 
 // Vector returns the vector of word.
-func (v *Vectors) Vector(word string) ([]float32, bool) {
+func (v *Vectors) Vector(word string) ([]float64, bool) {
 	i, ok := v.index[word]
 	if !ok {
 		return nil, false
@@ -64,11 +65,7 @@ func (v *Vectors) Vector(word string) ([]float32, bool) {
 // Values returns every coordinate of every kept vector as float64: the
 // values an activation applied to the embeddings would see.
 func (v *Vectors) Values() []float64 {
-	out := make([]float64, len(v.Data))
-	for i, x := range v.Data {
-		out[i] = float64(x)
-	}
-	return out
+	return slices.Clone(v.Data)
 }
 
 // Load reads path: wink JSON when it ends in .json, text otherwise.
@@ -128,13 +125,13 @@ func ReadText(r io.Reader, opt Options) (*Vectors, error) {
 			}
 			continue
 		}
-		vec := make([]float32, v.Dim)
+		vec := make([]float64, v.Dim)
 		for i, s := range fields[1:] {
-			x, err := strconv.ParseFloat(s, 32)
+			x, err := strconv.ParseFloat(s, 64)
 			if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
 				return nil, fmt.Errorf("glove: line %d: coordinate %d %q is not a finite number", line, i, s)
 			}
-			vec[i] = float32(x)
+			vec[i] = x
 		}
 		if err := v.add(fields[0], vec); err != nil {
 			return nil, fmt.Errorf("line %d: %w", line, err)
@@ -164,7 +161,7 @@ func ReadWink(r io.Reader, opt Options) (*Vectors, error) {
 	wordPos := map[string][2]int{} // kept word → (rank among kept, index in "words")
 	nWords := 0
 	normIdx, wordIdx := -1, -1
-	sawVectors := false
+	sawVectors, sawWords := false, false
 	for dec.More() {
 		key, err := stringToken(dec, "top-level key")
 		if err != nil {
@@ -191,6 +188,7 @@ func ReadWink(r io.Reader, opt Options) (*Vectors, error) {
 				wordIdx = n
 			}
 		case "words":
+			sawWords = true
 			if err := expectDelim(dec, '[', `"words"`); err != nil {
 				return nil, err
 			}
@@ -212,7 +210,7 @@ func ReadWink(r io.Reader, opt Options) (*Vectors, error) {
 				return nil, err
 			}
 		case "vectors":
-			if v.Dim == 0 || words == nil {
+			if v.Dim == 0 || !sawWords {
 				return nil, errors.New(`glove: "vectors" before "dimensions" and "words"`)
 			}
 			if normIdx != v.Dim || wordIdx != v.Dim+1 {
@@ -255,11 +253,11 @@ func ReadWink(r io.Reader, opt Options) (*Vectors, error) {
 // readWinkVectors reads the "vectors" object, keeping entries in wordPos.
 // It returns as soon as all want vectors are found; complete reports
 // whether the object was read to its end.
-func readWinkVectors(dec *json.Decoder, dim int, wordPos map[string][2]int, want int) (out [][]float32, complete bool, err error) {
+func readWinkVectors(dec *json.Decoder, dim int, wordPos map[string][2]int, want int) (out [][]float64, complete bool, err error) {
 	if err := expectDelim(dec, '{', `"vectors"`); err != nil {
 		return nil, false, err
 	}
-	out = make([][]float32, want)
+	out = make([][]float64, want)
 	found := 0
 	raw := make([]json.Number, 0, dim+2)
 	for dec.More() && found < want {
@@ -282,14 +280,14 @@ func readWinkVectors(dec *json.Decoder, dim int, wordPos map[string][2]int, want
 		if len(raw) != dim+2 {
 			return nil, false, fmt.Errorf("glove: vector of %q has %d numbers, want %d (%d dims, l2 norm, index)", w, len(raw), dim+2, dim)
 		}
-		vec := make([]float32, dim)
+		vec := make([]float64, dim)
 		var ss float64
 		for i := range dim {
 			x, err := raw[i].Float64()
 			if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
 				return nil, false, fmt.Errorf("glove: vector of %q: coordinate %d %q is not a finite number", w, i, raw[i])
 			}
-			vec[i] = float32(x)
+			vec[i] = x
 			ss += x * x
 		}
 		norm, err1 := raw[dim].Float64()
