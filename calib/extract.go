@@ -69,26 +69,7 @@ func EmbeddingMatrix(m *llama2c.Model) []float64 {
 // rows (offered to r) and held-out rows (offered to h), so that no token's
 // row straddles the two parts.
 func EmbeddingRows(m *llama2c.Model, frac float64, seed uint64, r, h *Reservoir) error {
-	ids := make([]int, m.VocabSize)
-	for i := range ids {
-		ids[i] = i
-	}
-	tr, ho, err := Split(ids, frac, seed)
-	if err != nil {
-		return err
-	}
-	for _, part := range []struct {
-		res *Reservoir
-		ids []int
-	}{{r, tr}, {h, ho}} {
-		for _, id := range part.ids {
-			row, _ := m.Embedding(id)
-			for _, v := range row {
-				part.res.Add(float64(v))
-			}
-		}
-	}
-	return nil
+	return MatrixRows(LlamaEmbeddings(m), frac, seed, r, h)
 }
 
 // EmbeddingValues offers to r every coordinate of the embedding row of every

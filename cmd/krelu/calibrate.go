@@ -24,6 +24,9 @@ const calibrateHelp = `--text is a text file (one unit per line), an SST-2 FILE.
 "sst2" (the 872 SST-2 dev sentences of the shared data folder),
 "stories:N" (N stories sampled from the model at temperature 1: TinyStories-like text),
 or, with --source embeddings only, "matrix" (the embedding matrix itself, split by token).
+--model FILE.safetensors|FILE.gguf reads the token embedding of an LLM checkpoint
+(Hugging Face Llama/Mistral/Qwen/GPT-2 names, or llama.cpp's token_embd.weight; F32, F16, BF16)
+and needs --source embeddings --text matrix: krelu runs no forward pass of such models.
 Units (sentences, lines, stories) are split into calibration and held-out parts, never tokens of one unit.
 Writes PREFIX.train.npy, PREFIX.holdout.npy and PREFIX.summary.json
 (with --layer each: PREFIX.L<n>.train.npy, … per layer).
@@ -41,7 +44,7 @@ func runCalibrate(args []string, stdout, stderr io.Writer) error {
 	maxVals := fs.Int("max", 200000, "keep at most this many values per output (uniform subsample); 0 keeps all")
 	maxUnits := fs.Int("max-units", 0, "use only the first N units of the text (0 = all)")
 	out := fs.String("o", "", "output PREFIX (required)")
-	modelPath := fs.String("model", "", "llama2.c checkpoint; default: embedded stories260K")
+	modelPath := fs.String("model", "", "llama2.c checkpoint, or an LLM's FILE.safetensors|FILE.gguf (embeddings only); default: embedded stories260K")
 	tokPath := fs.String("tokenizer", "", "llama2.c tokenizer; default: embedded tok512")
 	setUsage(fs, stderr, "krelu calibrate --source embeddings|ffn --text FILE|sst2|stories:N|matrix [--layer N|all|each] [--holdout-frac 0.2] -o PREFIX", calibrateHelp)
 	if err := parseFlags(fs, args); err != nil {
@@ -62,6 +65,12 @@ func runCalibrate(args []string, stdout, stderr io.Writer) error {
 	if *maxVals < 0 || *maxUnits < 0 {
 		return fmt.Errorf("%w: --max and --max-units must be ≥ 0", errUsage)
 	}
+	if calib.IsCheckpoint(*modelPath) {
+		if *source != "embeddings" || *text != "matrix" || *layer != "all" || *tokPath != "" {
+			return fmt.Errorf("%w: --model %s: an LLM checkpoint gives its token embedding only; use --source embeddings --text matrix (no --layer, no --tokenizer)", errUsage, filepath.Base(*modelPath))
+		}
+		return calibCheckpoint(*modelPath, *out, *frac, *seed, *maxVals, stdout)
+	}
 	m, tok, err := loadLlama(*modelPath, *tokPath)
 	if err != nil {
 		return err
@@ -71,18 +80,14 @@ func runCalibrate(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	// outputs[i] receives the values of layers[i] (-1 = pooled or embeddings).
-	type output struct {
-		name        string
-		train, hold *calib.Reservoir
-	}
-	var outs []output
+	var outs []calibOutput
 	for i, l := range layers {
 		name := *out
 		if *layer == "each" {
 			name = fmt.Sprintf("%s.L%d", *out, l)
 		}
 		if i == 0 || *layer == "each" {
-			outs = append(outs, output{name, calib.NewReservoir(*maxVals, *seed+uint64(2*i)), calib.NewReservoir(*maxVals, *seed+uint64(2*i+1))})
+			outs = append(outs, newCalibOutput(name, *maxVals, *seed, i))
 		}
 	}
 	desc := map[string]any{"source": *source, "text": *text, "layer": *layer, "holdout_frac": *frac, "seed": *seed}
@@ -117,7 +122,7 @@ func runCalibrate(args []string, stdout, stderr io.Writer) error {
 			if err != nil {
 				return err
 			}
-			pick := func(o output) *calib.Reservoir {
+			pick := func(o calibOutput) *calib.Reservoir {
 				if part == 0 {
 					return o.train
 				}
@@ -139,7 +144,41 @@ func runCalibrate(args []string, stdout, stderr io.Writer) error {
 			desc[[]string{"train_tokens", "holdout_tokens"}[part]] = n
 		}
 	}
-	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
+	return writeCalibOutputs(outs, desc, stdout)
+}
+
+// calibOutput is one PREFIX: the reservoirs of its calibration and
+// held-out values.
+type calibOutput struct {
+	name        string
+	train, hold *calib.Reservoir
+}
+
+// newCalibOutput makes output i, its reservoirs seeded apart from the others.
+func newCalibOutput(name string, maxVals int, seed uint64, i int) calibOutput {
+	return calibOutput{name, calib.NewReservoir(maxVals, seed+uint64(2*i)), calib.NewReservoir(maxVals, seed+uint64(2*i+1))}
+}
+
+// calibCheckpoint writes the token-embedding rows of an LLM checkpoint,
+// split by token, as --text matrix does for a llama2.c model.
+func calibCheckpoint(path, out string, frac float64, seed uint64, maxVals int, stdout io.Writer) error {
+	x, err := calib.CheckpointEmbeddings(path)
+	if err != nil {
+		return err
+	}
+	o := newCalibOutput(out, maxVals, seed, 0)
+	if err := calib.MatrixRows(x, frac, seed, o.train, o.hold); err != nil {
+		return err
+	}
+	desc := map[string]any{"source": "embeddings", "text": "matrix", "layer": "all", "holdout_frac": frac, "seed": seed,
+		"units": "token rows", "model": path, "tensor": x.Name, "rows": x.Rows, "dim": x.Cols}
+	return writeCalibOutputs([]calibOutput{o}, desc, stdout)
+}
+
+// writeCalibOutputs writes PREFIX.train.npy, PREFIX.holdout.npy and
+// PREFIX.summary.json for every output and prints their summaries.
+func writeCalibOutputs(outs []calibOutput, desc map[string]any, stdout io.Writer) error {
+	if err := os.MkdirAll(filepath.Dir(outs[0].name), 0o755); err != nil {
 		return err
 	}
 	for _, o := range outs {

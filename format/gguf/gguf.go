@@ -388,17 +388,11 @@ func (f *File) Float32(name string) ([]float32, []uint64, error) {
 	out := make([]float32, t.NumElem())
 	switch t.Type {
 	case GGMLTypeF32:
-		for i := range out {
-			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
-		}
+		format.DecodeLE(format.F32, raw, out)
 	case GGMLTypeF16:
-		for i := range out {
-			out[i] = format.Float16(binary.LittleEndian.Uint16(raw[2*i:]))
-		}
+		format.DecodeLE(format.F16, raw, out)
 	case GGMLTypeBF16:
-		for i := range out {
-			out[i] = format.BFloat16(binary.LittleEndian.Uint16(raw[2*i:]))
-		}
+		format.DecodeLE(format.BF16, raw, out)
 	}
 	return out, t.Dims, nil
 }

@@ -191,17 +191,11 @@ func (f *File) Float32(name string) ([]float32, []int, error) {
 	out := make([]float32, in.NumElem)
 	switch in.DType {
 	case "F32":
-		for i := range out {
-			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
-		}
+		format.DecodeLE(format.F32, raw, out)
 	case "F16":
-		for i := range out {
-			out[i] = format.Float16(binary.LittleEndian.Uint16(raw[2*i:]))
-		}
+		format.DecodeLE(format.F16, raw, out)
 	case "BF16":
-		for i := range out {
-			out[i] = format.BFloat16(binary.LittleEndian.Uint16(raw[2*i:]))
-		}
+		format.DecodeLE(format.BF16, raw, out)
 	case "F64":
 		for i := range out {
 			out[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(raw[8*i:])))
