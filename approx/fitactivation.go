@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -13,7 +14,24 @@ const (
 	MethodRidge     = "ridge"     // least squares with a ridge penalty on Chebyshev coefficients
 	MethodMinimax   = "minimax"   // Remez best uniform approximation on the interval
 	MethodChebyshev = "chebyshev" // interpolation at Chebyshev points of the interval
+	// MethodKernReg fits the Nadaraya–Watson kernel regression of the
+	// calibration pairs (x_i, f(x_i)) by least squares: the second reading
+	// of "kernel-based" approximation (see FitNadarayaWatson).
+	MethodKernReg = "kernreg"
 )
+
+// Methods lists the fit methods FitActivation accepts.
+var Methods = []string{MethodLS, MethodRidge, MethodMinimax, MethodChebyshev, MethodKernReg}
+
+// ParseMethod returns the method named s (case-insensitive) or an error
+// listing the methods.
+func ParseMethod(s string) (string, error) {
+	m := strings.ToLower(s)
+	if slices.Contains(Methods, m) {
+		return m, nil
+	}
+	return "", fmt.Errorf("approx: unknown method %q (want %s)", s, strings.Join(Methods, ", "))
+}
 
 // DefaultRidge is the ridge penalty of MethodRidge when none is given.
 const DefaultRidge = 1e-3
@@ -39,9 +57,10 @@ type FitOptions struct {
 	// Criterion scores bandwidths for AutoBandwidth: "rmse", "max" or
 	// "mix:W" (default DefaultCriterion).
 	Criterion string
-	// Method is MethodLS (default), MethodRidge, MethodMinimax or
-	// MethodChebyshev. Minimax and Chebyshev ignore the calibration
-	// weights: calibration only fixes the interval.
+	// Method is MethodLS (default), MethodRidge, MethodMinimax,
+	// MethodChebyshev or MethodKernReg. Minimax and Chebyshev ignore the
+	// calibration weights: calibration only fixes the interval. KernReg
+	// needs a calibration Sample and an explicit bandwidth.
 	Method string
 	// Ridge is the penalty for MethodRidge (DefaultRidge if 0).
 	Ridge float64
@@ -68,115 +87,25 @@ var bandwidthSelector = func(opt FitOptions, k Kernel, f Target, lo, hi float64)
 // the holdout. The returned Activation is valid (Validate passes) and
 // carries both power and Chebyshev coefficients.
 func FitActivation(opt FitOptions) (*Activation, error) {
-	if opt.Target == "" {
-		opt.Target = "relu"
-	}
-	opt.Target = strings.ToLower(opt.Target)
-	ref, err := TargetByName(opt.Target)
+	ref, err := opt.normalize()
 	if err != nil {
 		return nil, err
-	}
-	if opt.Kernel == "" {
-		opt.Kernel = "gaussian"
-	}
-	opt.Kernel = strings.ToLower(opt.Kernel)
-	if opt.Method == "" {
-		opt.Method = MethodLS
-	}
-	opt.Method = strings.ToLower(opt.Method)
-	if opt.Degree == 0 {
-		opt.Degree = 2
-	}
-	if opt.Degree < 1 || opt.Degree > MaxDegree {
-		return nil, fmt.Errorf("approx: degree %d out of range [1, %d]", opt.Degree, MaxDegree)
-	}
-	if opt.Calibration == nil {
-		return nil, errors.New("approx: no calibration source")
-	}
-	if s, ok := opt.Calibration.(*Sample); ok {
-		if err := s.Validate(); err != nil {
-			return nil, err
-		}
 	}
 	holdoutGiven := opt.Holdout != nil
 	if !holdoutGiven {
 		opt.Holdout = opt.Calibration
 	}
-	if opt.Interval == "" {
-		opt.Interval = DefaultIntervalRule
-	}
 	lo, hi, outside, err := ResolveInterval(opt.Interval, opt.Calibration)
 	if err != nil {
 		return nil, err
 	}
-
-	target := ref
-	var kinks []float64
-	var h float64
-	if opt.Kernel != "none" {
-		k, err := KernelByName(opt.Kernel)
-		if err != nil {
-			return nil, err
-		}
-		if opt.AutoBandwidth {
-			h, err = bandwidthSelector(opt, k, ref, lo, hi)
-			if err != nil {
-				return nil, err
-			}
-		} else {
-			h = opt.Bandwidth
-		}
-		if math.IsNaN(h) || math.IsInf(h, 0) || h <= 0 {
-			return nil, fmt.Errorf("approx: bandwidth h = %v must be positive and finite (or use auto)", h)
-		}
-		if B := math.Max(math.Abs(lo), math.Abs(hi)); h > maxBandwidthRatio*B {
-			return nil, fmt.Errorf("approx: bandwidth h = %g is more than %g times the interval half-width %g; f_h is then a constant plus x/2 to working precision (choose a smaller h or auto)", h, maxBandwidthRatio, B)
-		}
-		if opt.Target == "relu" {
-			target, err = NewSmoothedReLU(k, h)
-		} else {
-			target, err = NewSmooth(k, ref, h)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if s := k.Support(); !math.IsInf(s, 0) {
-			kinks = []float64{-s * h, s * h}
-		}
-	} else if opt.Bandwidth != 0 || opt.AutoBandwidth {
-		return nil, errors.New("approx: a bandwidth was given with kernel none")
+	sm, err := smoothTarget(opt, ref, lo, hi)
+	if err != nil {
+		return nil, err
 	}
-
-	var cheb []float64
-	ridge := 0.0
-	switch opt.Method {
-	case MethodLS, MethodRidge:
-		if opt.Method == MethodRidge {
-			ridge = opt.Ridge
-			if ridge == 0 {
-				ridge = DefaultRidge
-			}
-		} else if opt.Ridge != 0 {
-			return nil, errors.New("approx: a ridge penalty needs method ridge")
-		}
-		r, err := fitLS(target, opt.Calibration, opt.Degree, lo, hi, ridge, kinks)
-		if err != nil {
-			return nil, err
-		}
-		cheb = r.cheb
-	case MethodMinimax:
-		r, err := remezKinks(target, opt.Degree, lo, hi, kinks)
-		if err != nil {
-			return nil, err
-		}
-		cheb = r.Chebyshev
-	case MethodChebyshev:
-		cheb, err = ChebyshevInterpCoeffs(target, opt.Degree, lo, hi)
-		if err != nil {
-			return nil, err
-		}
-	default:
-		return nil, fmt.Errorf("approx: unknown method %q (want ls, ridge, minimax or chebyshev)", opt.Method)
+	cheb, err := fitChebyshev(opt, ref, sm, lo, hi)
+	if err != nil {
+		return nil, err
 	}
 	p := ChebyshevToPower(cheb, lo, hi)
 	if err := checkPowerForm(p, cheb, lo, hi); err != nil {
@@ -197,7 +126,7 @@ func FitActivation(opt FitOptions) (*Activation, error) {
 		Format:       FormatV1,
 		Target:       opt.Target,
 		Kernel:       opt.Kernel,
-		Bandwidth:    h,
+		Bandwidth:    sm.h,
 		Method:       opt.Method,
 		Degree:       opt.Degree,
 		Interval:     [2]float64{lo, hi},
@@ -210,6 +139,145 @@ func FitActivation(opt FitOptions) (*Activation, error) {
 		return nil, err
 	}
 	return a, nil
+}
+
+// normalize fills in the documented defaults of opt, lower-cases its
+// names, validates what needs no data, and returns the target function.
+func (opt *FitOptions) normalize() (Target, error) {
+	if opt.Target == "" {
+		opt.Target = "relu"
+	}
+	opt.Target = strings.ToLower(opt.Target)
+	ref, err := TargetByName(opt.Target)
+	if err != nil {
+		return nil, err
+	}
+	if opt.Kernel == "" {
+		opt.Kernel = "gaussian"
+	}
+	opt.Kernel = strings.ToLower(opt.Kernel)
+	if opt.Method == "" {
+		opt.Method = MethodLS
+	}
+	if opt.Method, err = ParseMethod(opt.Method); err != nil {
+		return nil, err
+	}
+	if opt.Degree == 0 {
+		opt.Degree = 2
+	}
+	if opt.Degree < 1 || opt.Degree > MaxDegree {
+		return nil, fmt.Errorf("approx: degree %d out of range [1, %d]", opt.Degree, MaxDegree)
+	}
+	if opt.Calibration == nil {
+		return nil, errors.New("approx: no calibration source")
+	}
+	if s, ok := opt.Calibration.(*Sample); ok {
+		if err := s.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	if opt.Interval == "" {
+		opt.Interval = DefaultIntervalRule
+	}
+	return ref, nil
+}
+
+// smoothed is the function a method fits: the target smoothed by kernel k
+// at bandwidth h (k nil and h 0 for a direct fit), with the points where
+// it stops being smooth.
+type smoothed struct {
+	f     Target
+	k     Kernel
+	h     float64
+	kinks []float64
+}
+
+// smoothTarget resolves the kernel and bandwidth of opt and smooths ref.
+func smoothTarget(opt FitOptions, ref Target, lo, hi float64) (smoothed, error) {
+	if opt.Kernel == "none" {
+		if opt.Bandwidth != 0 || opt.AutoBandwidth {
+			return smoothed{}, errors.New("approx: a bandwidth was given with kernel none")
+		}
+		if opt.Method == MethodKernReg {
+			return smoothed{}, errors.New("approx: method kernreg needs a kernel (not none)")
+		}
+		return smoothed{f: ref}, nil
+	}
+	k, err := KernelByName(opt.Kernel)
+	if err != nil {
+		return smoothed{}, err
+	}
+	h := opt.Bandwidth
+	if opt.AutoBandwidth {
+		if h, err = bandwidthSelector(opt, k, ref, lo, hi); err != nil {
+			return smoothed{}, err
+		}
+	}
+	if math.IsNaN(h) || math.IsInf(h, 0) || h <= 0 {
+		return smoothed{}, fmt.Errorf("approx: bandwidth h = %v must be positive and finite (or use auto)", h)
+	}
+	if B := math.Max(math.Abs(lo), math.Abs(hi)); h > maxBandwidthRatio*B {
+		return smoothed{}, fmt.Errorf("approx: bandwidth h = %g is more than %g times the interval half-width %g; f_h is then a constant plus x/2 to working precision (choose a smaller h or auto)", h, maxBandwidthRatio, B)
+	}
+	sm := smoothed{k: k, h: h}
+	if opt.Target == "relu" {
+		sm.f, err = NewSmoothedReLU(k, h)
+	} else {
+		sm.f, err = NewSmooth(k, ref, h)
+	}
+	if err != nil {
+		return smoothed{}, err
+	}
+	if s := k.Support(); !math.IsInf(s, 0) {
+		sm.kinks = []float64{-s * h, s * h}
+	}
+	return sm, nil
+}
+
+// fitChebyshev fits the Chebyshev coefficients on [lo, hi] by opt.Method.
+func fitChebyshev(opt FitOptions, ref Target, sm smoothed, lo, hi float64) ([]float64, error) {
+	switch opt.Method {
+	case MethodLS, MethodRidge:
+		ridge := 0.0
+		if opt.Method == MethodRidge {
+			ridge = opt.Ridge
+			if ridge == 0 {
+				ridge = DefaultRidge
+			}
+		} else if opt.Ridge != 0 {
+			return nil, errors.New("approx: a ridge penalty needs method ridge")
+		}
+		r, err := fitLS(sm.f, opt.Calibration, opt.Degree, lo, hi, ridge, sm.kinks)
+		if err != nil {
+			return nil, err
+		}
+		return r.cheb, nil
+	case MethodMinimax:
+		r, err := remezKinks(sm.f, opt.Degree, lo, hi, sm.kinks)
+		if err != nil {
+			return nil, err
+		}
+		return r.Chebyshev, nil
+	case MethodChebyshev:
+		return ChebyshevInterpCoeffs(sm.f, opt.Degree, lo, hi)
+	case MethodKernReg:
+		// Kernel regression smooths the observed pairs (x_i, f(x_i))
+		// rather than f itself, so it needs samples, not a distribution.
+		s, ok := opt.Calibration.(*Sample)
+		if !ok {
+			return nil, fmt.Errorf("approx: method kernreg regresses on calibration samples; %s is a distribution (give a file of values)", opt.Calibration.Name())
+		}
+		nw, err := nadarayaWatsonTarget(sm.k, sm.h, ref, s)
+		if err != nil {
+			return nil, err
+		}
+		r, err := fitLS(nw, opt.Calibration, opt.Degree, lo, hi, 0, nil)
+		if err != nil {
+			return nil, err
+		}
+		return r.cheb, nil
+	}
+	return nil, fmt.Errorf("approx: unknown method %q (want %s)", opt.Method, strings.Join(Methods, ", "))
 }
 
 // DefaultCriterion is the bandwidth criterion of AutoBandwidth when

@@ -158,19 +158,29 @@ func (nw *NadarayaWatson) binned(g int) Target {
 // samples (FitLS on [lo, hi]). Up to 4000 samples the smoother is exact;
 // beyond, it is binned on a 2048-point grid, so the cost stays O(n).
 func FitNadarayaWatson(k Kernel, h float64, s Sample, deg int, lo, hi float64) (Poly, error) {
+	f, err := nadarayaWatsonTarget(k, h, ReLU, &s)
+	if err != nil {
+		return nil, err
+	}
+	return FitLS(f, &s, deg, lo, hi, 0)
+}
+
+// nadarayaWatsonTarget is the Nadaraya–Watson smoother of the pairs
+// (x_i, ref(x_i)) of s, exact up to nwExactMax samples and binned on an
+// nwBins grid beyond.
+func nadarayaWatsonTarget(k Kernel, h float64, ref Target, s *Sample) (Target, error) {
 	y := make([]float64, len(s.X))
 	for i, x := range s.X {
-		y[i] = ReLU(x)
+		y[i] = ref(x)
 	}
 	nw, err := NewNadarayaWatson(k, h, s.X, y)
 	if err != nil {
 		return nil, err
 	}
-	f := Target(nw.Predict)
 	if len(s.X) > nwExactMax {
-		f = nw.binned(nwBins)
+		return nw.binned(nwBins), nil
 	}
-	return FitLS(f, &s, deg, lo, hi, 0)
+	return nw.Predict, nil
 }
 
 // RegKernel is a positive semi-definite kernel k(a, b) on the real line for

@@ -173,3 +173,38 @@ func TestKernelRegressionBadInput(t *testing.T) {
 		}
 	}
 }
+
+// Kernel regression is a FitActivation method: on a sample it gives the
+// polynomial FitNadarayaWatson gives, and it refuses what it cannot do.
+func TestFitActivationKernReg(t *testing.T) {
+	s := normalSample(1000, 11)
+	a, err := FitActivation(FitOptions{Method: "KernReg", Kernel: "gaussian", Bandwidth: 0.3, Interval: "-3,3", Calibration: &s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := FitNadarayaWatson(GaussianKernel{}, 0.3, s, 2, -3, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if math.Abs(a.Coefficients[i]-want[i]) > 1e-12 {
+			t.Errorf("c%d = %v, FitNadarayaWatson %v", i, a.Coefficients[i], want[i])
+		}
+	}
+	if a.Method != MethodKernReg || a.Bandwidth != 0.3 {
+		t.Errorf("method %q bandwidth %v", a.Method, a.Bandwidth)
+	}
+	for _, c := range []struct {
+		opt  FitOptions
+		want string
+	}{
+		{FitOptions{Method: "kernreg", Bandwidth: 0.3, Calibration: Normal{Mu: 0, Sigma: 1}}, "distribution"},
+		{FitOptions{Method: "kernreg", Kernel: "none", Calibration: &s}, "needs a kernel"},
+		{FitOptions{Method: "kernreg", AutoBandwidth: true, Calibration: &s}, "give a bandwidth"},
+		{FitOptions{Method: "nw", Calibration: &s}, "want ls, ridge, minimax, chebyshev, kernreg"},
+	} {
+		if _, err := FitActivation(c.opt); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: error %v, want %q", c.opt.Method, err, c.want)
+		}
+	}
+}

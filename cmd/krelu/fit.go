@@ -92,7 +92,7 @@ func runFit(args []string, stdout, stderr io.Writer) error {
 	var ff fitFlags
 	ff.register(fs)
 	target := fs.String("target", "relu", "activation to approximate: "+strings.Join(approx.TargetNames(), "|"))
-	method := fs.String("method", "ls", "ls | ridge | minimax | chebyshev")
+	method := fs.String("method", "ls", "ls | ridge | minimax | chebyshev | kernreg (Nadaraya–Watson regression of the calibration pairs; needs --bandwidth H)")
 	ridge := fs.Float64("ridge", 0, "ridge penalty on Chebyshev coefficients (method ridge; default 1e-3)")
 	asJSON := fs.Bool("json", false, "print the activation JSON (krelu.activation/v1) to stdout")
 	out := fs.String("o", "", "also write the activation JSON to FILE")
@@ -111,9 +111,9 @@ func runFit(args []string, stdout, stderr io.Writer) error {
 	// unknown method used to be reported as a missing --bandwidth.
 	m := strings.ToLower(*method)
 	switch m {
-	case approx.MethodLS, approx.MethodRidge, approx.MethodMinimax, approx.MethodChebyshev:
+	case approx.MethodLS, approx.MethodRidge, approx.MethodMinimax, approx.MethodChebyshev, approx.MethodKernReg:
 	default:
-		return fmt.Errorf("%w: unknown --method %q (want ls, ridge, minimax or chebyshev)", errUsage, *method)
+		return fmt.Errorf("%w: unknown --method %q (want %s)", errUsage, *method, strings.Join(approx.Methods, ", "))
 	}
 	opt := approx.FitOptions{
 		Target: *target, Kernel: ff.kernel, Method: m, Ridge: *ridge, Degree: ff.degree,
