@@ -59,31 +59,37 @@ func (h *gkHeap) Pop() any {
 }
 
 // gk15 applies the Gauss–Kronrod 7–15 rule (QUADPACK qk15) to the
-// m-vector function g on [a, b], where m = len(kr). It leaves the Kronrod
-// and 7-point Gauss sums in kr and ga, to be multiplied by the returned
-// half-width (callers differ in whether they subtract before scaling, and
-// each keeps the rounding it always had), and uses lo and
-// hi (length m) for the values of g at the symmetric node pairs, which it
-// sums before weighting as qk15 does. It is the one Gauss–Kronrod rule of
-// the package: the adaptive vector integrator and the scalar kernel
-// smoother both call it.
-func gk15(g func(x float64, out []float64), a, b float64, kr, ga, lo, hi []float64) (halfWidth float64) {
+// m-vector function g on [a, b], where m = len(kr), visiting the 15 nodes
+// from left to right. It leaves the Kronrod and 7-point Gauss sums in kr
+// and ga, to be multiplied by the returned half-width (callers differ in
+// whether they subtract before scaling), and uses buf (length m) for the
+// values of g. It is the one Gauss–Kronrod rule of the package: the
+// adaptive vector integrator and the scalar kernel smoother both call it.
+func gk15(g func(x float64, out []float64), a, b float64, kr, ga, buf []float64) (halfWidth float64) {
 	c, r := (a+b)/2, (b-a)/2
-	g(c, lo)
-	for k := range kr {
-		kr[k] = lo[k] * gkWK[7]
-		ga[k] = lo[k] * gkWG[3]
-	}
-	for i := 0; i < 7; i++ {
-		dx := r * gkX[i]
-		g(c-dx, lo)
-		g(c+dx, hi)
-		for k := range kr {
-			s := lo[k] + hi[k]
-			kr[k] += gkWK[i] * s
+	clear(kr)
+	clear(ga)
+	for i := range 15 {
+		var x, wk, wg float64
+		switch {
+		case i < 7:
+			x, wk = c-r*gkX[i], gkWK[i]
 			if i%2 == 1 {
-				ga[k] += gkWG[i/2] * s
+				wg = gkWG[i/2]
 			}
+		case i == 7:
+			x, wk, wg = c, gkWK[7], gkWG[3]
+		default:
+			j := 14 - i
+			x, wk = c+r*gkX[j], gkWK[j]
+			if j%2 == 1 {
+				wg = gkWG[j/2]
+			}
+		}
+		g(x, buf)
+		for k := range kr {
+			kr[k] += wk * buf[k]
+			ga[k] += wg * buf[k]
 		}
 	}
 	return r
@@ -93,7 +99,7 @@ func gk15(g func(x float64, out []float64), a, b float64, kr, ga, lo, hi []float
 // estimate is the largest |Kronrod − Gauss| over the m components.
 func gkApply(g func(x float64, out []float64), m int, a, b float64, buf []float64) *gkSeg {
 	kr, ga := make([]float64, m), make([]float64, m)
-	r := gk15(g, a, b, kr, ga, buf[:m], buf[m:2*m])
+	r := gk15(g, a, b, kr, ga, buf)
 	var e float64
 	for k := range m {
 		kr[k] *= r
@@ -113,7 +119,7 @@ func gkApply(g func(x float64, out []float64), m int, a, b float64, buf []float6
 // can solve a least-squares problem on a discrete measure equal to the
 // continuous one to quadrature accuracy.
 func adaptiveGK(g func(x float64, out []float64), m int, breaks []float64, relTol, absTol float64, maxSeg int) ([]float64, []quadNode, error) {
-	buf := make([]float64, 2*m)
+	buf := make([]float64, m)
 	h := &gkHeap{}
 	for i := 0; i+1 < len(breaks); i++ {
 		if breaks[i+1] > breaks[i] {

@@ -151,14 +151,14 @@ func Smooth(k Kernel, f Target, h float64) Target {
 // Kernel smoothing calls it millions of times per fit, so it keeps its
 // scratch on the stack of its caller (see kernQuad).
 func (q *kernRule) gk15(a, b float64) (val, errEst float64) {
-	r := gk15(q.g, a, b, q.kr[:], q.ga[:], q.lo[:], q.hi[:])
+	r := gk15(q.g, a, b, q.kr[:], q.ga[:], q.buf[:])
 	return q.kr[0] * r, math.Abs((q.kr[0] - q.ga[0]) * r)
 }
 
 // kernRule adapts a scalar integrand to gk15, with its one-value scratch.
 type kernRule struct {
-	g              func(x float64, out []float64)
-	kr, ga, lo, hi [1]float64
+	g           func(x float64, out []float64)
+	kr, ga, buf [1]float64
 }
 
 type kernPanel struct{ a, b, val, err float64 }
