@@ -12,7 +12,7 @@ import (
 // the kernel-smoothed ReLU of arXiv 2605.23641 is f_h = ReLU * K_h.
 //
 // Kernels are used at their textbook scale, not normalised to unit
-// variance, so equal h does not mean equal smoothing across kernelTable; see
+// variance, so equal h does not mean equal smoothing across kernels; see
 // KernelStd for the standard deviation of each at h = 1.
 type Kernel interface {
 	// Name is the lower-case name accepted by KernelByName.
@@ -24,7 +24,7 @@ type Kernel interface {
 	Support() float64
 }
 
-// kernelCDF is implemented by kernelTable with closed forms for the
+// kernelCDF is implemented by kernels with closed forms for the
 // distribution function F(t) = ∫_{-∞}^t K and for its integral
 // G(t) = ∫_{-∞}^t F, which is exactly the smoothed ReLU at unit bandwidth:
 // (ReLU * K)(t) = ∫ max(t−u, 0) K(u) du = t·F(t) − ∫_{-∞}^t u K(u) du = G(t).
@@ -208,7 +208,7 @@ func (LogisticKernel) IntCDF(t float64) float64 {
 	return math.Max(t, 0) + math.Log1p(math.Exp(-math.Abs(t)))
 }
 
-// kernelTable lists the built-in kernelTable by name.
+// kernelTable lists the built-in kernels by name.
 var kernelTable = map[string]Kernel{
 	"gaussian":     GaussianKernel{},
 	"epanechnikov": EpanechnikovKernel{},
@@ -224,7 +224,7 @@ var kernelAliases = map[string]string{
 	"epa":    "epanechnikov",
 }
 
-// KernelNames returns the names of the built-in kernelTable in sorted order.
+// KernelNames returns the names of the built-in kernels in sorted order.
 func KernelNames() []string {
 	names := make([]string, 0, len(kernelTable))
 	for n := range kernelTable {
@@ -249,7 +249,7 @@ func KernelByName(name string) (Kernel, error) {
 
 // KernelStd returns the standard deviation of k at unit bandwidth:
 // 1 (GaussianKernel), 1/√5 (EpanechnikovKernel), 1/√6 (triangular), 1/√3 (uniform),
-// π/√3 (logistic). Other kernelTable are integrated numerically.
+// π/√3 (logistic). Other kernels are integrated numerically.
 func KernelStd(k Kernel) float64 {
 	switch k.(type) {
 	case GaussianKernel:
@@ -269,7 +269,7 @@ func KernelStd(k Kernel) float64 {
 }
 
 // kernelReach returns a half-width beyond which k carries no mass that
-// matters for a linearly growing integrand: the support for compact kernelTable,
+// matters for a linearly growing integrand: the support for compact kernels,
 // otherwise the first power of two R with K(R)·(1+R)² < 1e-22·K(0).
 func kernelReach(k Kernel) float64 {
 	if s := k.Support(); !math.IsInf(s, 0) && s > 0 {

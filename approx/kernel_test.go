@@ -29,7 +29,7 @@ func builtinKernels(t *testing.T) []Kernel {
 		ks = append(ks, k)
 	}
 	if len(ks) != 5 {
-		t.Fatalf("have %d built-in kernelTable, want 5", len(ks))
+		t.Fatalf("have %d built-in kernels, want 5", len(ks))
 	}
 	return ks
 }

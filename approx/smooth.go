@@ -28,8 +28,8 @@ func kernNaNTarget(float64) float64 { return math.NaN() }
 //
 //	f_h(x) = ∫ max(x−u, 0) K_h(u) du = h·G(x/h),  G(t) = ∫_{-∞}^t F(s) ds,
 //
-// where F is the distribution function of K. For the built-in kernelTable G has
-// a closed form (see the IntCDF methods and docs/kernelTable.md):
+// where F is the distribution function of K. For the built-in kernels G has
+// a closed form (see the IntCDF methods and docs/kernels.md):
 //
 //	gaussian      x·Φ(x/h) + h·φ(x/h)
 //	logistic      h·log(1 + e^{x/h})            (softplus)
@@ -112,10 +112,10 @@ func SmoothedReLUDeriv(k Kernel, h float64) Target {
 // computed by adaptive 15-point Gauss–Kronrod quadrature (Kronrod 1965;
 // Piessens et al., QUADPACK, 1983) to an absolute tolerance of about 1e-12
 // relative to the scale of f. The integration range is split at u = 0 (the
-// kernel's peak, where the triangular and logistic kernelTable have kinks), at
+// kernel's peak, where the triangular and logistic kernels have kinks), at
 // the ends of a compact support and at u = x/h, where the argument of f
 // crosses 0: the kink of ReLU is therefore never inside a Kronrod panel.
-// Unbounded kernelTable are truncated where K(u)·(1+|u|)² < 1e-22·K(0), which
+// Unbounded kernels are truncated where K(u)·(1+|u|)² < 1e-22·K(0), which
 // is harmless for targets that grow at most linearly, such as ReLU, SiLU and
 // GELU.
 func NewSmooth(k Kernel, f Target, h float64) (Target, error) {
@@ -146,7 +146,7 @@ func Smooth(k Kernel, f Target, h float64) Target {
 	return g
 }
 
-// kernGK15 integrates the scalar f over [a, b] with the rule gk15 and
+// gk15 integrates the scalar integrand over [a, b] with the rule gk15 and
 // returns the Kronrod estimate and |Kronrod − Gauss| as its error estimate.
 // Kernel smoothing calls it millions of times per fit, so it keeps its
 // scratch on the stack of its caller (see kernQuad).

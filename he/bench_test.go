@@ -20,7 +20,8 @@ type benchConfig struct {
 
 // sealChain builds the modulus chain Microsoft SEAL's examples use,
 // {60, 40×k, 60} at scale 2^40, the last prime being the special (P) one:
-// the chains of the SEAL figures in docs/references.md.
+// the chains of the SEAL comparison in docs/he.md (SEAL's own
+// examples and the peer benchmark bench/peers/seal).
 func sealChain(logN, k int) ckks.ParametersLiteral {
 	return ckks.ParametersLiteral{LogN: logN, LogQ: chain(60, 40, k), LogP: []int{60}, LogDefaultScale: 40}
 }

@@ -8,11 +8,12 @@ import (
 	"strings"
 
 	"gonum.org/v1/gonum/mat"
+	"gonum.org/v1/gonum/optimize"
 
 	"github.com/krelu/krelu/approx"
 )
 
-// Fixed published quadratics (see docs/references.md).
+// Fixed published quadratics, with the papers they come from.
 var (
 	// Square is CryptoNets' x² (Gilad-Bachrach et al. 2016).
 	Square = approx.Poly{0, 0, 1}
@@ -455,40 +456,41 @@ func margins(l *mat.Dense, ref []int) (minMargin, kept float64) {
 }
 
 // newtonSVM minimises a convex piecewise quadratic in 3 variables by
-// generalised Newton steps with Armijo backtracking.
+// Newton's method with the generalised Hessian of Mangasarian (2002), as
+// gonum's optimize.Newton runs it (line search, and a multiple of the
+// identity added should the Hessian not be positive definite). λ > 0 makes
+// the program strongly convex, so its minimiser is unique and any
+// converging method reaches it; the gradient tolerance is far below what
+// the polynomial's printed digits resolve.
 func newtonSVM(obj func([]float64) float64, grad, hess func([]float64, []float64), w []float64) []float64 {
-	g, h := make([]float64, 3), make([]float64, 9)
-	f := obj(w)
-	for it := 0; it < 100; it++ {
-		grad(g, w)
-		hess(h, w)
-		var step mat.VecDense
-		if err := step.SolveVec(mat.NewDense(3, 3, h), mat.NewVecDense(3, g)); err != nil {
-			break
-		}
-		slope := -mat.Dot(&step, mat.NewVecDense(3, g))
-		t := 1.0
-		var wn []float64
-		var fn float64
-		for ; t > 1e-10; t /= 2 {
-			wn = []float64{w[0] - t*step.AtVec(0), w[1] - t*step.AtVec(1), w[2] - t*step.AtVec(2)}
-			if fn = obj(wn); fn <= f+1e-4*t*slope {
-				break
+	h := make([]float64, 9)
+	p := optimize.Problem{
+		Func: obj,
+		Grad: func(g, x []float64) { grad(g, x) },
+		Hess: func(dst *mat.SymDense, x []float64) {
+			hess(h, x)
+			for i := range 3 {
+				for j := i; j < 3; j++ {
+					dst.SetSym(i, j, h[3*i+j])
+				}
 			}
-		}
-		if t <= 1e-10 || f-fn <= 1e-15*math.Max(1, f) {
-			if fn < f {
-				w = wn
-			}
-			break
-		}
-		w, f = wn, fn
+		},
 	}
-	return w
+	res, err := optimize.Minimize(p, w, &optimize.Settings{GradientThreshold: 1e-13, MajorIterations: 100}, &optimize.Newton{})
+	if err != nil && (res == nil || res.X == nil) {
+		return w // no step was possible: keep the least-squares start
+	}
+	if res.F > obj(w) {
+		return w
+	}
+	return res.X
 }
 
-// nelderMead minimises obj from x0 (Nelder & Mead 1965, standard
-// coefficients), starting with a simplex of 10% relative steps.
+// nelderMead minimises obj from x0 with at most evals evaluations by
+// gonum's Nelder–Mead (Nelder & Mead 1965) with the standard coefficients
+// (reflection 1, expansion 2, contraction and shrink ½), starting from a
+// simplex of 10% relative steps, and stops once the simplex's values agree
+// to 1e-12 relatively.
 func nelderMead(obj func([]float64) float64, x0 []float64, evals int) []float64 {
 	d := len(x0)
 	pts := make([][]float64, d+1)
@@ -504,66 +506,17 @@ func nelderMead(obj func([]float64) float64, x0 []float64, evals int) []float64 
 		}
 		fs[i] = obj(pts[i])
 	}
-	n := d + 1
-	comb := func(a []float64, ca float64, b []float64, cb float64) []float64 {
-		o := make([]float64, d)
-		for j := range o {
-			o[j] = ca*a[j] + cb*b[j]
-		}
-		return o
-	}
-	for n < evals {
-		idx := []int{0, 1, 2, 3}[:d+1]
-		sort.Slice(idx, func(a, b int) bool { return fs[idx[a]] < fs[idx[b]] })
-		p2, f2 := make([][]float64, d+1), make([]float64, d+1)
-		for i, k := range idx {
-			p2[i], f2[i] = pts[k], fs[k]
-		}
-		pts, fs = p2, f2
-		if fs[d]-fs[0] <= 1e-12*math.Max(1, math.Abs(fs[0])) {
-			break
-		}
-		cen := make([]float64, d)
-		for _, p := range pts[:d] {
-			for j := range cen {
-				cen[j] += p[j] / float64(d)
-			}
-		}
-		xr := comb(cen, 2, pts[d], -1)
-		fr := obj(xr)
-		n++
-		switch {
-		case fr < fs[0]:
-			xe := comb(cen, 3, pts[d], -2)
-			fe := obj(xe)
-			n++
-			if fe < fr {
-				pts[d], fs[d] = xe, fe
-			} else {
-				pts[d], fs[d] = xr, fr
-			}
-		case fr < fs[d-1]:
-			pts[d], fs[d] = xr, fr
-		default:
-			xc := comb(cen, 0.5, pts[d], 0.5)
-			fc := obj(xc)
-			n++
-			if fc < fs[d] {
-				pts[d], fs[d] = xc, fc
-			} else {
-				for i := 1; i <= d; i++ {
-					pts[i] = comb(pts[0], 0.5, pts[i], 0.5)
-					fs[i] = obj(pts[i])
-					n++
-				}
-			}
-		}
-	}
 	best := 0
 	for i := range fs {
 		if fs[i] < fs[best] {
 			best = i
 		}
 	}
-	return pts[best]
+	m := &optimize.NelderMead{InitialVertices: pts, InitialValues: fs, Reflection: 1, Expansion: 2, Contraction: 0.5, Shrink: 0.5}
+	set := &optimize.Settings{FuncEvaluations: max(evals-d-1, 1), Converger: &optimize.FunctionConverge{Relative: 1e-12, Iterations: evals}}
+	res, err := optimize.Minimize(optimize.Problem{Func: obj}, x0, set, m)
+	if (err != nil && (res == nil || res.X == nil)) || res.F > fs[best] {
+		return pts[best]
+	}
+	return res.X
 }
