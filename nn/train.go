@@ -92,89 +92,24 @@ func (n *Network) Train(x *mat.Dense, y []int, vx *mat.Dense, vy []int, cfg Trai
 	if err := n.checkSet(vx, vy); err != nil {
 		return nil, fmt.Errorf("validation set: %w", err)
 	}
-	if cfg.Epochs <= 0 {
-		cfg.Epochs = 10
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
 	}
-	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 128
-	}
-	if cfg.LR <= 0 {
-		cfg.LR = 1e-3
-	}
-	switch cfg.Schedule {
-	case "", "constant", "cosine":
-	default:
-		return nil, fmt.Errorf("nn: unknown learning-rate schedule %q (want constant or cosine)", cfg.Schedule)
-	}
-	if cfg.WeightDecay < 0 {
-		return nil, fmt.Errorf("nn: negative weight decay %v", cfg.WeightDecay)
-	}
-	var aug *Shifter
-	if cfg.Shift != 0 {
-		var err error
-		if aug, err = NewShifter(n.InputDim, cfg.ImageSide, cfg.Shift, cfg.Seed); err != nil {
-			return nil, err
-		}
-	}
-	rows, _ := x.Dims()
-	rng := rand.New(rand.NewPCG(cfg.Seed, 0x73687566))
-	perm := make([]int, rows)
-	for i := range perm {
-		perm[i] = i
+	tr, err := n.newTrainer(x, y, cfg)
+	if err != nil {
+		return nil, err
 	}
 	ps := n.Params()
-	opt := optim.NewAdam(cfg.LR)
-	opt.Clip = cfg.ClipNorm
-	opt.WeightDecay = cfg.WeightDecay
-	ts := adamTensors(ps)
 	best := math.Inf(-1)
 	var bestW [][]float64
 	since := 0
 	var stats []EpochStats
-	batches := (rows + cfg.BatchSize - 1) / cfg.BatchSize
-	totalSteps := cfg.Epochs * batches
-	step := 0
-	bar := &progress{w: cfg.Progress, epochs: cfg.Epochs, batches: batches, start: time.Now()}
-	xb := mat.NewDense(cfg.BatchSize, n.InputDim, nil)
 	for ep := 1; ep <= cfg.Epochs; ep++ {
 		t0 := time.Now()
-		rng.Shuffle(rows, func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
-		var sumLoss float64
-		correct := 0
-		for b, i := 0, 0; i < rows; b, i = b+1, i+cfg.BatchSize {
-			j := min(i+cfg.BatchSize, rows)
-			xs := xb.Slice(0, j-i, 0, n.InputDim).(*mat.Dense)
-			ys := make([]int, j-i)
-			for k := i; k < j; k++ {
-				if aug != nil {
-					aug.Apply(xs.RawRowView(k-i), x.RawRowView(perm[k]))
-				} else {
-					copy(xs.RawRowView(k-i), x.RawRowView(perm[k]))
-				}
-				ys[k-i] = y[perm[k]]
-			}
-			if cfg.Schedule == "cosine" {
-				opt.LR = cfg.LR * 0.5 * (1 + math.Cos(math.Pi*float64(step)/float64(totalSteps)))
-			}
-			step++
-			n.zeroGrad()
-			logits := n.Forward(xs)
-			loss, g := SoftmaxCrossEntropy(logits, ys)
-			if math.IsNaN(loss) || math.IsInf(loss, 0) {
-				bar.done()
-				return stats, fmt.Errorf("nn: loss diverged (%v) in epoch %d batch %d; try a smaller --lr or --clip", loss, ep, b)
-			}
-			for k, p := range Argmax(logits) {
-				if p == ys[k] {
-					correct++
-				}
-			}
-			sumLoss += loss * float64(j-i)
-			n.backward(g)
-			opt.Step(ts, 1)
-			bar.update(ep, b+1, sumLoss/float64(j), float64(correct)/float64(j))
+		st, err := tr.epoch(ep)
+		if err != nil {
+			return stats, err
 		}
-		st := EpochStats{Epoch: ep, Loss: sumLoss / float64(rows), TrainAcc: float64(correct) / float64(rows)}
 		vl, err := n.Logits(vx)
 		if err != nil {
 			return stats, err
@@ -192,20 +127,129 @@ func (n *Network) Train(x *mat.Dense, y []int, vx *mat.Dense, vy []int, cfg Trai
 			since++
 		}
 		if cfg.LRDecay > 0 && cfg.Schedule != "cosine" {
-			opt.LR *= cfg.LRDecay
+			tr.opt.LR *= cfg.LRDecay
 		}
-		bar.epochDone(st)
+		tr.bar.epochDone(st)
 		stats = append(stats, st)
 		if cfg.Patience > 0 && since >= cfg.Patience {
 			stats[len(stats)-1].StoppedHere = true
 			break
 		}
 	}
-	bar.done()
+	tr.bar.done()
 	for i, p := range ps {
 		copy(p.Value, bestW[i])
 	}
 	return stats, nil
+}
+
+// setDefaults fills in the documented defaults and rejects what no
+// default can mend.
+func (cfg *TrainConfig) setDefaults() error {
+	if cfg.Epochs <= 0 {
+		cfg.Epochs = 10
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 128
+	}
+	if cfg.LR <= 0 {
+		cfg.LR = 1e-3
+	}
+	switch cfg.Schedule {
+	case "", "constant", "cosine":
+	default:
+		return fmt.Errorf("nn: unknown learning-rate schedule %q (want constant or cosine)", cfg.Schedule)
+	}
+	if cfg.WeightDecay < 0 {
+		return fmt.Errorf("nn: negative weight decay %v", cfg.WeightDecay)
+	}
+	return nil
+}
+
+// trainer holds the state of one Train call that lives across epochs: the
+// shuffling stream, the optimiser and its step count, the batch buffer.
+type trainer struct {
+	n                *Network
+	x                *mat.Dense
+	y                []int
+	cfg              TrainConfig
+	aug              *Shifter // nil without shift augmentation
+	rng              *rand.Rand
+	perm             []int
+	opt              *optim.Adam
+	ts               []optim.Tensor
+	xb               *mat.Dense
+	bar              *progress
+	step, totalSteps int
+}
+
+func (n *Network) newTrainer(x *mat.Dense, y []int, cfg TrainConfig) (*trainer, error) {
+	tr := &trainer{n: n, x: x, y: y, cfg: cfg}
+	if cfg.Shift != 0 {
+		var err error
+		if tr.aug, err = NewShifter(n.InputDim, cfg.ImageSide, cfg.Shift, cfg.Seed); err != nil {
+			return nil, err
+		}
+	}
+	rows, _ := x.Dims()
+	tr.rng = rand.New(rand.NewPCG(cfg.Seed, 0x73687566))
+	tr.perm = make([]int, rows)
+	for i := range tr.perm {
+		tr.perm[i] = i
+	}
+	tr.opt = optim.NewAdam(cfg.LR)
+	tr.opt.Clip = cfg.ClipNorm
+	tr.opt.WeightDecay = cfg.WeightDecay
+	tr.ts = adamTensors(n.Params())
+	batches := (rows + cfg.BatchSize - 1) / cfg.BatchSize
+	tr.totalSteps = cfg.Epochs * batches
+	tr.bar = &progress{w: cfg.Progress, epochs: cfg.Epochs, batches: batches, start: time.Now()}
+	tr.xb = mat.NewDense(cfg.BatchSize, n.InputDim, nil)
+	return tr, nil
+}
+
+// epoch makes one shuffled pass over the training set, one Adam step per
+// mini-batch, and returns the training loss and accuracy seen on the way.
+func (tr *trainer) epoch(ep int) (EpochStats, error) {
+	n, cfg := tr.n, tr.cfg
+	rows := len(tr.perm)
+	tr.rng.Shuffle(rows, func(i, j int) { tr.perm[i], tr.perm[j] = tr.perm[j], tr.perm[i] })
+	var sumLoss float64
+	correct := 0
+	for b, i := 0, 0; i < rows; b, i = b+1, i+cfg.BatchSize {
+		j := min(i+cfg.BatchSize, rows)
+		xs := tr.xb.Slice(0, j-i, 0, n.InputDim).(*mat.Dense)
+		ys := make([]int, j-i)
+		for k := i; k < j; k++ {
+			if tr.aug != nil {
+				tr.aug.Apply(xs.RawRowView(k-i), tr.x.RawRowView(tr.perm[k]))
+			} else {
+				copy(xs.RawRowView(k-i), tr.x.RawRowView(tr.perm[k]))
+			}
+			ys[k-i] = tr.y[tr.perm[k]]
+		}
+		if cfg.Schedule == "cosine" {
+			tr.opt.LR = cfg.LR * 0.5 * (1 + math.Cos(math.Pi*float64(tr.step)/float64(tr.totalSteps)))
+		}
+		tr.step++
+		n.zeroGrad()
+		logits := n.Forward(xs)
+		loss, g := SoftmaxCrossEntropy(logits, ys)
+		if math.IsNaN(loss) || math.IsInf(loss, 0) {
+			tr.bar.done()
+			return EpochStats{}, fmt.Errorf("nn: loss diverged (%v) in epoch %d batch %d; try a smaller --lr or --clip", loss, ep, b)
+		}
+		for k, p := range Argmax(logits) {
+			if p == ys[k] {
+				correct++
+			}
+		}
+		sumLoss += loss * float64(j-i)
+		n.backward(g)
+		tr.opt.Step(tr.ts, 1)
+		tr.bar.update(ep, b+1, sumLoss/float64(j), float64(correct)/float64(j))
+	}
+	return EpochStats{Epoch: ep, Loss: sumLoss / float64(rows), TrainAcc: float64(correct) / float64(rows)}, nil
 }
 
 func (n *Network) checkSet(x *mat.Dense, y []int) error {
