@@ -105,23 +105,68 @@ const maxReportValues = 1 << 20
 
 // RunReport is RunActivationReport with options.
 func RunReport(act *activation.Activation, values []float64, opt ReportOptions) (*Report, error) {
-	if act == nil {
-		return nil, fmt.Errorf("he: nil activation")
-	}
-	if err := act.Validate(); err != nil {
+	if err := checkReportInputs(act, values); err != nil {
 		return nil, err
 	}
+	rr, err := newReportRun(act, values, opt)
+	if err != nil {
+		return nil, err
+	}
+	r := rr.r
+	if err := rr.timeAtTop(); err != nil {
+		return nil, err
+	}
+	if err := rr.timeAtLowest(); err != nil {
+		return nil, err
+	}
+	if r.ParallelThroughput, err = parallelThroughput(rr.keys, act, rr.cts[0], r.Workers, r.Reps, r.Slots); err != nil {
+		return nil, err
+	}
+	if err := rr.measureErrors(values); err != nil {
+		return nil, err
+	}
+	r.Warning = rr.warnings(len(values))
+	return r, nil
+}
+
+func checkReportInputs(act *activation.Activation, values []float64) error {
+	if act == nil {
+		return fmt.Errorf("he: nil activation")
+	}
+	if err := act.Validate(); err != nil {
+		return err
+	}
 	if len(values) == 0 {
-		return nil, fmt.Errorf("he: no values to encrypt")
+		return fmt.Errorf("he: no values to encrypt")
 	}
 	if len(values) > maxReportValues {
-		return nil, fmt.Errorf("he: %d values exceed the report limit of %d", len(values), maxReportValues)
+		return fmt.Errorf("he: %d values exceed the report limit of %d", len(values), maxReportValues)
 	}
 	for i, v := range values {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil, fmt.Errorf("he: value %d is %v", i, v)
+			return fmt.Errorf("he: value %d is %v", i, v)
 		}
 	}
+	return nil
+}
+
+// reportRun is the state of one RunReport: keys, the values encrypted in
+// slot-sized chunks, and the evaluated ciphertexts.
+type reportRun struct {
+	r          *Report
+	act        *activation.Activation
+	p          activation.Poly
+	params     ckks.Parameters
+	owner      *KeyOwner
+	keys       *EvaluationKeys
+	eval       *ckks.Evaluator
+	chunks     [][]float64
+	cts        []*rlwe.Ciphertext
+	outs, gens []*rlwe.Ciphertext // the activation's and the generic evaluator's results
+}
+
+// newReportRun plans the parameters, generates keys and encrypts values.
+func newReportRun(act *activation.Activation, values []float64, opt ReportOptions) (*reportRun, error) {
 	reps := opt.Reps
 	if reps <= 0 {
 		reps = 3
@@ -133,8 +178,7 @@ func RunReport(act *activation.Activation, values []float64, opt ReportOptions) 
 	p := act.Poly()
 	deg := p.Degree()
 	actDepth := ActivationDepth(act)
-	genDepth := PolyDepth(deg)
-	level := max(actDepth, genDepth, 1)
+	level := max(actDepth, PolyDepth(deg), 1)
 	plan, err := NewPlan(level, 0, opt.LogN)
 	if err != nil {
 		return nil, err
@@ -148,59 +192,62 @@ func RunReport(act *activation.Activation, values []float64, opt ReportOptions) 
 		Level: level, Reps: reps, Workers: workers, Interval: act.Interval,
 		EvalLowestLevel: max(actDepth, 1),
 	}
-
+	rr := &reportRun{r: r, act: act, p: p, params: params}
 	t0 := time.Now()
-	owner, err := NewKeyOwner(params)
-	if err != nil {
+	if rr.owner, err = NewKeyOwner(params); err != nil {
 		return nil, err
 	}
-	keys, err := owner.EvaluationKeys()
-	if err != nil {
+	if rr.keys, err = rr.owner.EvaluationKeys(); err != nil {
 		return nil, err
 	}
 	r.KeygenSeconds = time.Since(t0).Seconds()
-	eval := keys.NewEvaluator()
+	rr.eval = rr.keys.NewEvaluator()
 
-	slots := params.MaxSlots()
-	var chunks [][]float64
-	for i := 0; i < len(values); i += slots {
-		chunks = append(chunks, values[i:min(i+slots, len(values))])
+	for i := 0; i < len(values); i += r.Slots {
+		rr.chunks = append(rr.chunks, values[i:min(i+r.Slots, len(values))])
 	}
-	r.Ciphertexts = len(chunks)
-
+	r.Ciphertexts = len(rr.chunks)
 	var encT []float64
-	cts := make([]*rlwe.Ciphertext, len(chunks))
-	for i, c := range chunks {
+	rr.cts = make([]*rlwe.Ciphertext, len(rr.chunks))
+	for i, c := range rr.chunks {
 		t := time.Now()
-		if cts[i], err = owner.Encrypt(c, level); err != nil {
+		if rr.cts[i], err = rr.owner.Encrypt(c, level); err != nil {
 			return nil, err
 		}
 		encT = append(encT, time.Since(t).Seconds())
 	}
 	r.EncryptSeconds = median(encT)
+	return rr, nil
+}
 
-	generic := func(ct *rlwe.Ciphertext) (*rlwe.Ciphertext, error) { return EvalPolynomial(eval, ct, p) }
-	primary := func(ct *rlwe.Ciphertext) (*rlwe.Ciphertext, error) { return EvalActivation(eval, ct, act) }
-	square := func(ct *rlwe.Ciphertext) (*rlwe.Ciphertext, error) { return Square(eval, ct) }
+func (rr *reportRun) primary(ct *rlwe.Ciphertext) (*rlwe.Ciphertext, error) {
+	return EvalActivation(rr.eval, ct, rr.act)
+}
 
-	// Interleave the three so that machine load hits them alike.
+// timeAtTop times the activation, a bare square and the generic evaluator
+// at the top level, interleaved so that machine load hits them alike.
+func (rr *reportRun) timeAtTop() error {
+	r := rr.r
+	generic := func(ct *rlwe.Ciphertext) (*rlwe.Ciphertext, error) { return EvalPolynomial(rr.eval, ct, rr.p) }
+	square := func(ct *rlwe.Ciphertext) (*rlwe.Ciphertext, error) { return Square(rr.eval, ct) }
 	var tAct, tSq, tGen [][2]float64
-	outs := make([]*rlwe.Ciphertext, len(cts))
-	gens := make([]*rlwe.Ciphertext, len(cts))
-	for rep := 0; rep < reps; rep++ {
-		for i, ct := range cts {
+	rr.outs = make([]*rlwe.Ciphertext, len(rr.cts))
+	rr.gens = make([]*rlwe.Ciphertext, len(rr.cts))
+	for rep := 0; rep < r.Reps; rep++ {
+		for i, ct := range rr.cts {
 			if rep == 0 || i == 0 {
 				var d [2]float64
-				if outs[i], d, err = timed(primary, ct); err != nil {
-					return nil, err
+				var err error
+				if rr.outs[i], d, err = timed(rr.primary, ct); err != nil {
+					return err
 				}
 				tAct = append(tAct, d)
 				if _, d, err = timed(square, ct); err != nil {
-					return nil, err
+					return err
 				}
 				tSq = append(tSq, d)
-				if gens[i], d, err = timed(generic, ct); err != nil {
-					return nil, err
+				if rr.gens[i], d, err = timed(generic, ct); err != nil {
+					return err
 				}
 				tGen = append(tGen, d)
 			}
@@ -210,49 +257,56 @@ func RunReport(act *activation.Activation, values []float64, opt ReportOptions) 
 	r.EvalCPUSeconds, r.BareSquareCPUSeconds, r.GenericEvalCPUSeconds = median2(tAct, 1), median2(tSq, 1), median2(tGen, 1)
 	r.EvalOverSquare = cpuRatio(r.EvalCPUSeconds, r.BareSquareCPUSeconds, r.EvalSeconds, r.BareSquareSeconds)
 	r.GenericOverEval = cpuRatio(r.GenericEvalCPUSeconds, r.EvalCPUSeconds, r.GenericEvalSeconds, r.EvalSeconds)
-	r.Throughput = cpuRatio(float64(slots), r.EvalCPUSeconds, float64(slots), r.EvalSeconds)
-	r.LevelsConsumed = level - outs[0].Level()
-	r.GenericLevelsConsumed = level - gens[0].Level()
+	r.Throughput = cpuRatio(float64(r.Slots), r.EvalCPUSeconds, float64(r.Slots), r.EvalSeconds)
+	r.LevelsConsumed = r.Level - rr.outs[0].Level()
+	r.GenericLevelsConsumed = r.Level - rr.gens[0].Level()
+	return nil
+}
 
-	low, err := owner.Encrypt(chunks[0], r.EvalLowestLevel)
+// timeAtLowest times the activation on a ciphertext at the lowest level
+// it can run at, where it is cheapest.
+func (rr *reportRun) timeAtLowest() error {
+	low, err := rr.owner.Encrypt(rr.chunks[0], rr.r.EvalLowestLevel)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var tLow [][2]float64
-	for rep := 0; rep < reps; rep++ {
-		_, d, err := timed(primary, low)
+	for rep := 0; rep < rr.r.Reps; rep++ {
+		_, d, err := timed(rr.primary, low)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		tLow = append(tLow, d)
 	}
-	r.EvalLowestSeconds, r.EvalLowestCPUSeconds = median2(tLow, 0), median2(tLow, 1)
+	rr.r.EvalLowestSeconds, rr.r.EvalLowestCPUSeconds = median2(tLow, 0), median2(tLow, 1)
+	return nil
+}
 
-	if r.ParallelThroughput, err = parallelThroughput(keys, act, cts[0], workers, reps, slots); err != nil {
-		return nil, err
-	}
-
+// measureErrors decrypts the results and compares them with the
+// plaintext polynomial and with ReLU.
+func (rr *reportRun) measureErrors(values []float64) error {
+	r := rr.r
 	var decT []float64
-	var have, haveGen, want []float64
-	for i := range outs {
+	var have, haveGen []float64
+	for i := range rr.outs {
 		t := time.Now()
-		d, err := owner.Decrypt(outs[i])
+		d, err := rr.owner.Decrypt(rr.outs[i])
 		if err != nil {
-			return nil, err
+			return err
 		}
 		decT = append(decT, time.Since(t).Seconds())
-		g, err := owner.Decrypt(gens[i])
+		g, err := rr.owner.Decrypt(rr.gens[i])
 		if err != nil {
-			return nil, err
+			return err
 		}
-		have = append(have, d[:len(chunks[i])]...)
-		haveGen = append(haveGen, g[:len(chunks[i])]...)
+		have = append(have, d[:len(rr.chunks[i])]...)
+		haveGen = append(haveGen, g[:len(rr.chunks[i])]...)
 	}
 	r.DecryptSeconds = median(decT)
-	want = make([]float64, len(values))
+	want := make([]float64, len(values))
 	var sumPoly, sumReLU float64
 	for i, x := range values {
-		want[i] = p.Eval(x)
+		want[i] = rr.p.Eval(x)
 		relu := math.Max(x, 0)
 		ep, er := math.Abs(have[i]-want[i]), math.Abs(have[i]-relu)
 		r.MaxAbsErrVsPoly = math.Max(r.MaxAbsErrVsPoly, ep)
@@ -260,27 +314,32 @@ func RunReport(act *activation.Activation, values []float64, opt ReportOptions) 
 		r.PlainMaxAbsErrVsReLU = math.Max(r.PlainMaxAbsErrVsReLU, math.Abs(want[i]-relu))
 		sumPoly += ep
 		sumReLU += er
-		if x < act.Interval[0] || x > act.Interval[1] {
+		if x < rr.act.Interval[0] || x > rr.act.Interval[1] {
 			r.Outside++
 		}
 	}
 	r.MeanAbsErrVsPoly = sumPoly / float64(len(values))
 	r.MeanAbsErrVsReLU = sumReLU / float64(len(values))
-	st := PrecisionStats(params, want, have)
+	st := PrecisionStats(rr.params, want, have)
 	r.PrecisionBits, r.MinPrecisionBits = st.AVGLog2Prec.Real, st.MINLog2Prec.Real
-	r.GenericPrecisionBits = PrecisionStats(params, want, haveGen).AVGLog2Prec.Real
-	var warnings []string
+	r.GenericPrecisionBits = PrecisionStats(rr.params, want, haveGen).AVGLog2Prec.Real
+	return nil
+}
+
+// warnings says when the report's figures are not to be trusted.
+func (rr *reportRun) warnings(n int) string {
+	r := rr.r
+	var w []string
 	if r.MinPrecisionBits < minTrustedBits {
-		warnings = append(warnings, fmt.Sprintf("the decrypted values match the plaintext polynomial to only %.1f bits (min): "+
+		w = append(w, fmt.Sprintf("the decrypted values match the plaintext polynomial to only %.1f bits (min): "+
 			"the values or the polynomial's powers exceed what the parameters carry at scale 2^%.0f, so the encrypted outputs are not usable",
 			r.MinPrecisionBits, r.LogScale))
 	}
 	if r.Outside > 0 {
-		warnings = append(warnings, fmt.Sprintf("%d of %d values (%.2f%%) lie outside the fitted interval [%g, %g]; an encrypted polynomial cannot clip them, so their error against ReLU grows quadratically",
-			r.Outside, len(values), 100*float64(r.Outside)/float64(len(values)), act.Interval[0], act.Interval[1]))
+		w = append(w, fmt.Sprintf("%d of %d values (%.2f%%) lie outside the fitted interval [%g, %g]; an encrypted polynomial cannot clip them, so their error against ReLU grows quadratically",
+			r.Outside, n, 100*float64(r.Outside)/float64(n), rr.act.Interval[0], rr.act.Interval[1]))
 	}
-	r.Warning = strings.Join(warnings, "; ")
-	return r, nil
+	return strings.Join(w, "; ")
 }
 
 // minTrustedBits is the precision below which a report warns that the
