@@ -68,15 +68,7 @@ func remezKinks(f Target, deg int, lo, hi float64, kinks []float64) (*RemezResul
 // section search.
 func remezCore(basis func(x float64, out []float64), nb int, f Target, lo, hi float64, kinks []float64) (c, ref, refErr []float64, maxErr float64, iters int, err error) {
 	n := nb + 1
-	ref = make([]float64, n)
-	for i := range n {
-		// Chebyshev extrema, warped slightly off symmetry: for targets
-		// with even parts (ReLU = x/2 + |x|/2) a symmetric start yields a
-		// degenerate first error curve with too few alternations.
-		t := -math.Cos(math.Pi * float64(i) / float64(n-1))
-		t += 0.05 * (1 - t*t)
-		ref[i] = (lo+hi)/2 + (hi-lo)/2*t
-	}
+	ref = remezStart(lo, hi, n)
 	grid := remezGrid(lo, hi, nb, kinks)
 	phi := make([]float64, nb)
 	eval := func(c []float64, x float64) float64 {
@@ -87,9 +79,7 @@ func remezCore(basis func(x float64, out []float64), nb int, f Target, lo, hi fl
 		}
 		return s - f(x)
 	}
-	A := mat.NewDense(n, n, nil)
-	y := mat.NewVecDense(n, nil)
-	var sol mat.VecDense
+	sys := newRemezSystem(basis, nb, f)
 	const maxIter = 100
 	// Errors below tolAbs are rounding noise in evaluating p and f: a
 	// smooth target can be matched to near machine precision, and then
@@ -116,71 +106,15 @@ func remezCore(basis func(x float64, out []float64), nb int, f Target, lo, hi fl
 		return nil, nil, nil, 0, iters, reason
 	}
 	for iters = 1; iters <= maxIter; iters++ {
-		for i, x := range ref {
-			basis(x, phi)
-			for k := range nb {
-				A.Set(i, k, phi[k])
-			}
-			A.Set(i, nb, math.Pow(-1, float64(i)))
-			fx := f(x)
-			if math.IsNaN(fx) || math.IsInf(fx, 0) {
-				return nil, nil, nil, 0, iters, fmt.Errorf("approx: Remez: target is %v at x=%v", fx, x)
-			}
-			y.SetVec(i, fx)
+		var lev float64
+		var finite bool
+		if c, lev, finite, err = sys.solve(ref); !finite {
+			return nil, nil, nil, 0, iters, err
+		} else if err != nil {
+			return finishBest(err)
 		}
-		var lu mat.LU
-		lu.Factorize(A)
-		if lu.Det() == 0 {
-			return finishBest(errors.New("approx: Remez: singular reference system"))
-		}
-		if err := lu.SolveVecTo(&sol, false, y); err != nil {
-			return finishBest(fmt.Errorf("approx: Remez: %w", err))
-		}
-		c = make([]float64, nb)
-		for k := range nb {
-			c[k] = sol.AtVec(k)
-		}
-		lev := math.Abs(sol.AtVec(nb))
 
-		// Scan the error and collect signed local extrema.
-		ev := make([]float64, len(grid))
-		for i, x := range grid {
-			ev[i] = eval(c, x)
-		}
-		type ext struct{ x, e float64 }
-		var exts []ext
-		for i := range grid {
-			l, r := i-1, i+1
-			e := ev[i]
-			isExt := (l < 0 || math.Abs(e) >= math.Abs(ev[l]) || math.Signbit(e) != math.Signbit(ev[l])) &&
-				(r >= len(grid) || math.Abs(e) >= math.Abs(ev[r]) || math.Signbit(e) != math.Signbit(ev[r]))
-			if !isExt || e == 0 {
-				continue
-			}
-			x := grid[i]
-			if l >= 0 && r < len(grid) {
-				s := 1.0
-				if e < 0 {
-					s = -1
-				}
-				x = goldenMax(func(x float64) float64 { return s * eval(c, x) }, grid[l], grid[r])
-				if s*eval(c, x) < s*e {
-					x = grid[i]
-				}
-			}
-			exts = append(exts, ext{x, eval(c, x)})
-		}
-		// Merge runs of equal sign, keeping the largest |e|.
-		var alt []ext
-		for _, e := range exts {
-			if len(alt) > 0 && math.Signbit(alt[len(alt)-1].e) == math.Signbit(e.e) {
-				if math.Abs(e.e) > math.Abs(alt[len(alt)-1].e) {
-					alt[len(alt)-1] = e
-				}
-				continue
-			}
-			alt = append(alt, e)
-		}
+		alt := alternatingExtrema(grid, func(x float64) float64 { return eval(c, x) })
 		maxErr = 0
 		for _, e := range alt {
 			if math.Abs(e.e) > maxErr {
@@ -198,27 +132,7 @@ func remezCore(basis func(x float64, out []float64), nb int, f Target, lo, hi fl
 		if len(alt) < n {
 			return finishBest(fmt.Errorf("approx: Remez: only %d alternation points found for %d needed (degree too high for the interval resolution?)", len(alt), n))
 		}
-		// The next reference: n consecutive alternating extrema. Surplus
-		// points are dropped from the ends, always the end of smaller
-		// |error|, which keeps alternation and the global maximum and does
-		// not flip between two windows the way a window centred on the
-		// maximum can.
-		start, end := 0, len(alt)
-		for end-start > n {
-			if math.Abs(alt[start].e) < math.Abs(alt[end-1].e) {
-				start++
-			} else {
-				end--
-			}
-		}
-		newRef := make([]float64, n)
-		newErr := make([]float64, n)
-		minRef := math.Inf(1)
-		for i := range n {
-			newRef[i] = alt[start+i].x
-			newErr[i] = alt[start+i].e
-			minRef = math.Min(minRef, math.Abs(newErr[i]))
-		}
+		newRef, newErr, minRef := nextReference(alt, n)
 		if best == nil || maxErr < best.maxErr {
 			refE := make([]float64, n)
 			for i, x := range ref {
@@ -244,6 +158,138 @@ func remezCore(basis func(x float64, out []float64), nb int, f Target, lo, hi fl
 		refErr[i] = eval(c, x)
 	}
 	return c, ref, refErr, maxErr, iters, nil
+}
+
+// remezStart is the first reference of n points: the Chebyshev extrema,
+// warped slightly off symmetry: for targets with even parts
+// (ReLU = x/2 + |x|/2) a symmetric start yields a degenerate first error
+// curve with too few alternations.
+func remezStart(lo, hi float64, n int) []float64 {
+	ref := make([]float64, n)
+	for i := range n {
+		t := -math.Cos(math.Pi * float64(i) / float64(n-1))
+		t += 0.05 * (1 - t*t)
+		ref[i] = (lo+hi)/2 + (hi-lo)/2*t
+	}
+	return ref
+}
+
+// remezSystem is the linear system of one Remez step: on a reference of
+// nb+1 points, Σ c_k φ_k(x_i) + (−1)^i·E = f(x_i).
+type remezSystem struct {
+	basis func(x float64, out []float64)
+	nb    int
+	f     Target
+	phi   []float64
+	A     *mat.Dense
+	y     *mat.VecDense
+	sol   mat.VecDense
+}
+
+func newRemezSystem(basis func(x float64, out []float64), nb int, f Target) *remezSystem {
+	n := nb + 1
+	return &remezSystem{basis: basis, nb: nb, f: f, phi: make([]float64, nb), A: mat.NewDense(n, n, nil), y: mat.NewVecDense(n, nil)}
+}
+
+// solve returns the coefficients and the levelled error |E| on ref.
+// finite is false (with an error) when the target is not finite on ref; a
+// singular or failed solve returns an error with finite true.
+func (s *remezSystem) solve(ref []float64) (c []float64, lev float64, finite bool, err error) {
+	for i, x := range ref {
+		s.basis(x, s.phi)
+		for k := range s.nb {
+			s.A.Set(i, k, s.phi[k])
+		}
+		s.A.Set(i, s.nb, math.Pow(-1, float64(i)))
+		fx := s.f(x)
+		if math.IsNaN(fx) || math.IsInf(fx, 0) {
+			return nil, 0, false, fmt.Errorf("approx: Remez: target is %v at x=%v", fx, x)
+		}
+		s.y.SetVec(i, fx)
+	}
+	var lu mat.LU
+	lu.Factorize(s.A)
+	if lu.Det() == 0 {
+		return nil, 0, true, errors.New("approx: Remez: singular reference system")
+	}
+	if err := lu.SolveVecTo(&s.sol, false, s.y); err != nil {
+		return nil, 0, true, fmt.Errorf("approx: Remez: %w", err)
+	}
+	c = make([]float64, s.nb)
+	for k := range s.nb {
+		c[k] = s.sol.AtVec(k)
+	}
+	return c, math.Abs(s.sol.AtVec(s.nb)), true, nil
+}
+
+// remezExt is a signed local extremum e = p(x) − f(x) of the error.
+type remezExt struct{ x, e float64 }
+
+// alternatingExtrema scans the error err on grid, refines every interior
+// local extremum by golden-section search, and merges runs of equal sign
+// keeping the largest |e|: the alternating extrema of the error curve.
+func alternatingExtrema(grid []float64, err func(float64) float64) []remezExt {
+	ev := make([]float64, len(grid))
+	for i, x := range grid {
+		ev[i] = err(x)
+	}
+	var exts []remezExt
+	for i := range grid {
+		l, r := i-1, i+1
+		e := ev[i]
+		isExt := (l < 0 || math.Abs(e) >= math.Abs(ev[l]) || math.Signbit(e) != math.Signbit(ev[l])) &&
+			(r >= len(grid) || math.Abs(e) >= math.Abs(ev[r]) || math.Signbit(e) != math.Signbit(ev[r]))
+		if !isExt || e == 0 {
+			continue
+		}
+		x := grid[i]
+		if l >= 0 && r < len(grid) {
+			s := 1.0
+			if e < 0 {
+				s = -1
+			}
+			x = goldenMax(func(x float64) float64 { return s * err(x) }, grid[l], grid[r])
+			if s*err(x) < s*e {
+				x = grid[i]
+			}
+		}
+		exts = append(exts, remezExt{x, err(x)})
+	}
+	var alt []remezExt
+	for _, e := range exts {
+		if len(alt) > 0 && math.Signbit(alt[len(alt)-1].e) == math.Signbit(e.e) {
+			if math.Abs(e.e) > math.Abs(alt[len(alt)-1].e) {
+				alt[len(alt)-1] = e
+			}
+			continue
+		}
+		alt = append(alt, e)
+	}
+	return alt
+}
+
+// nextReference picks n consecutive alternating extrema as the next
+// reference. Surplus points are dropped from the ends, always the end of
+// smaller |error|, which keeps alternation and the global maximum and does
+// not flip between two windows the way a window centred on the maximum
+// can. It also returns the errors there and the smallest of them.
+func nextReference(alt []remezExt, n int) (ref, refErr []float64, minErr float64) {
+	start, end := 0, len(alt)
+	for end-start > n {
+		if math.Abs(alt[start].e) < math.Abs(alt[end-1].e) {
+			start++
+		} else {
+			end--
+		}
+	}
+	ref, refErr = make([]float64, n), make([]float64, n)
+	minErr = math.Inf(1)
+	for i := range n {
+		ref[i] = alt[start+i].x
+		refErr[i] = alt[start+i].e
+		minErr = math.Min(minErr, math.Abs(refErr[i]))
+	}
+	return ref, refErr, minErr
 }
 
 // remezGrid is a scan grid dense near the ends (Chebyshev-spaced) and
