@@ -51,6 +51,10 @@ func IsCheckpoint(path string) bool {
 // (.gguf) format, F32, F16 or BF16. Only that tensor is read, so a
 // multi-gigabyte checkpoint costs one embedding's worth of memory.
 func CheckpointEmbeddings(path string) (*Matrix, error) {
+	// shape returns a named tensor's (rows, cols) if it is present and
+	// two-dimensional; read returns its values, rows one after another.
+	var shape func(name string) (rows, cols int, present, matrix bool)
+	var read func(name string) ([]float32, error)
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".safetensors":
 		f, err := safetensors.Open(path)
@@ -58,45 +62,47 @@ func CheckpointEmbeddings(path string) (*Matrix, error) {
 			return nil, err
 		}
 		defer f.Close()
-		for _, name := range EmbeddingTensorNames {
+		shape = func(name string) (int, int, bool, bool) {
 			in, ok := f.Info(name)
-			if !ok {
-				continue
+			if !ok || len(in.Shape) != 2 {
+				return 0, 0, ok, false
 			}
-			if len(in.Shape) != 2 || in.Shape[0] < 1 || in.Shape[1] < 1 {
-				return nil, fmt.Errorf("calib: %s: tensor %q has shape %v, want (vocabulary, width)", path, name, in.Shape)
-			}
-			data, _, err := f.Float32(name)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", path, err)
-			}
-			return &Matrix{Name: name, Rows: in.Shape[0], Cols: in.Shape[1], Data: data}, nil
+			return in.Shape[0], in.Shape[1], true, in.Shape[0] > 0 && in.Shape[1] > 0
 		}
-		return nil, fmt.Errorf("calib: %s: no token-embedding tensor (looked for %s)", path, strings.Join(EmbeddingTensorNames, ", "))
+		read = func(name string) ([]float32, error) { v, _, err := f.Float32(name); return v, err }
 	case ".gguf":
 		f, err := gguf.Open(path)
 		if err != nil {
 			return nil, err
 		}
 		defer f.Close()
-		for _, name := range EmbeddingTensorNames {
+		shape = func(name string) (int, int, bool, bool) {
 			t, ok := f.Tensor(name)
-			if !ok {
-				continue
+			if !ok || len(t.Dims) != 2 {
+				return 0, 0, ok, false
 			}
 			// ggml order: Dims[0] (the width) varies fastest.
-			if len(t.Dims) != 2 || t.Dims[0] < 1 || t.Dims[1] < 1 {
-				return nil, fmt.Errorf("calib: %s: tensor %q has ggml dims %v, want [width, vocabulary]", path, name, t.Dims)
-			}
-			data, _, err := f.Float32(name)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", path, err)
-			}
-			return &Matrix{Name: name, Rows: int(t.Dims[1]), Cols: int(t.Dims[0]), Data: data}, nil
+			return int(t.Dims[1]), int(t.Dims[0]), true, t.Dims[0] > 0 && t.Dims[1] > 0
 		}
-		return nil, fmt.Errorf("calib: %s: no token-embedding tensor (looked for %s)", path, strings.Join(EmbeddingTensorNames, ", "))
+		read = func(name string) ([]float32, error) { v, _, err := f.Float32(name); return v, err }
+	default:
+		return nil, fmt.Errorf("calib: %s: not a checkpoint (want a .safetensors or .gguf file)", path)
 	}
-	return nil, fmt.Errorf("calib: %s: not a checkpoint (want a .safetensors or .gguf file)", path)
+	for _, name := range EmbeddingTensorNames {
+		rows, cols, present, matrix := shape(name)
+		if !present {
+			continue
+		}
+		if !matrix {
+			return nil, fmt.Errorf("calib: %s: tensor %q is not a (vocabulary, width) matrix", path, name)
+		}
+		data, err := read(name)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return &Matrix{Name: name, Rows: rows, Cols: cols, Data: data}, nil
+	}
+	return nil, fmt.Errorf("calib: %s: no token-embedding tensor (looked for %s)", path, strings.Join(EmbeddingTensorNames, ", "))
 }
 
 // LlamaEmbeddings is the token embedding of a llama2.c model as a Matrix.

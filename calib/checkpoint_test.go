@@ -51,7 +51,7 @@ func TestCheckpointEmbeddings(t *testing.T) {
 	})
 	for _, c := range []struct{ path, want string }{
 		{noEmb, "no token-embedding tensor"},
-		{flat, "want [width, vocabulary]"},
+		{flat, "not a (vocabulary, width) matrix"},
 		{filepath.Join(t.TempDir(), "missing.gguf"), "no such file"},
 		{"model.bin", "not a checkpoint"},
 	} {
