@@ -66,57 +66,9 @@ func runLLMEval(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// A candidate replaces SiLU by f[0] in every layer, or by f[l] in layer l.
-	type cand struct {
-		row llmRow
-		f   []func(float64) float64
-	}
-	one := func(f func(float64) float64) []func(float64) float64 { return []func(float64) float64{f} }
-	cands := []cand{{llmRow{Name: "SiLU (original)", Target: "silu"}, one(llama2c.SiLU)}}
-	if *baselines {
-		cands = append(cands,
-			cand{llmRow{Name: "ReLU (exact; not a polynomial)", Target: "relu"}, one(func(x float64) float64 { return math.Max(x, 0) })},
-			cand{llmRow{Name: "identity x", Target: "-", Kernel: "-", Degree: 1}, one(func(x float64) float64 { return x })},
-		)
-	}
-	if *acts != "" {
-		for _, p := range strings.Split(*acts, ",") {
-			a, err := approx.ReadActivationFile(p)
-			if err != nil {
-				return err
-			}
-			name := strings.TrimSuffix(p[strings.LastIndex(p, "/")+1:], ".json")
-			cands = append(cands, cand{llmRow{Name: name, Target: a.Target, Kernel: a.Kernel, Bandwidth: a.Bandwidth, Method: a.Method, Degree: a.Degree}, one(a.Poly().Eval)})
-		}
-	}
-	perLayer := strings.Contains(*calibPath, "{L}")
-	layerPath := func(p string, l int) string { return strings.ReplaceAll(p, "{L}", strconv.Itoa(l)) }
-	if *fitSpec != "" {
-		if !perLayer {
-			fitted, err := llmFits(*calibPath, *calibHold, *fitSpec, *degrees, *bandwidth, *interval, *saveDir, "", stderr)
-			if err != nil {
-				return err
-			}
-			for _, a := range fitted {
-				cands = append(cands, cand{llmRow{Name: a.Calibration.Source, Target: a.Target, Kernel: a.Kernel, Bandwidth: a.Bandwidth, Method: a.Method, Degree: a.Degree}, one(a.Poly().Eval)})
-			}
-		} else {
-			var byLayer [][]*approx.Activation
-			for l := range m.NLayers {
-				fitted, err := llmFits(layerPath(*calibPath, l), layerPath(*calibHold, l), *fitSpec, *degrees, *bandwidth, *interval, *saveDir, fmt.Sprintf("-L%d", l), stderr)
-				if err != nil {
-					return fmt.Errorf("layer %d: %w", l, err)
-				}
-				byLayer = append(byLayer, fitted)
-			}
-			for i, a := range byLayer[0] {
-				c := cand{row: llmRow{Name: strings.TrimSuffix(a.Calibration.Source, "-L0") + " (per layer)", Target: a.Target, Kernel: a.Kernel, Method: a.Method, Degree: a.Degree}}
-				for l := range m.NLayers {
-					c.f = append(c.f, byLayer[l][i].Poly().Eval)
-				}
-				cands = append(cands, c)
-			}
-		}
+	cands, err := llmCandidates(m, *baselines, *acts, llmFitFlags{*calibPath, *calibHold, *fitSpec, *degrees, *bandwidth, *interval, *saveDir}, stderr)
+	if err != nil {
+		return err
 	}
 	units, err := calibUnits(*text, m, tok, *seed)
 	if err != nil {
@@ -133,61 +85,21 @@ func runLLMEval(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// Values to measure each replacement against SiLU on: one sample, or
-	// one per layer when the paths contain {L}.
-	var probes [][]float64
-	for _, p := range []string{*calibHold, *calibPath} {
-		if p == "" {
-			continue
-		}
-		n := 1
-		if strings.Contains(p, "{L}") {
-			n = m.NLayers
-		}
-		for l := range n {
-			smp, err := approx.LoadSample(layerPath(p, l))
-			if err != nil {
-				return err
-			}
-			probes = append(probes, smp.X)
-		}
-		break
+	probes, err := llmProbes(m, *calibHold, *calibPath)
+	if err != nil {
+		return err
 	}
 	fmt.Fprintf(stdout, "held-out text: %s, %d of %d units (seed %d); SiLU replaced in all %d layers\n\n", *text, len(hold), len(units), *seed, m.NLayers)
 	fmt.Fprintln(stdout, "| activation | target | kernel | h | degree | RMSE vs SiLU | perplexity | top-1 agreement | KL mean | KL max | diverged |")
 	fmt.Fprintln(stdout, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	rows := make([]llmRow, 0, len(cands))
 	for _, c := range cands {
-		fid, err := llama2c.Compare(m, seqs, c.f...)
+		row, err := c.score(m, seqs, probes)
 		if err != nil {
 			return err
 		}
-		c.row.Fidelity = fid
-		rmse := "-"
-		if len(probes) > 0 {
-			var ss float64
-			var n int
-			for l, probe := range probes {
-				f := c.f[min(l, len(c.f)-1)]
-				for _, x := range probe {
-					d := f(x) - llama2c.SiLU(x)
-					ss += d * d
-				}
-				n += len(probe)
-			}
-			c.row.RMSESiLU = math.Sqrt(ss / float64(n))
-			rmse = fmt.Sprintf("%.4g", c.row.RMSESiLU)
-		}
-		rows = append(rows, c.row)
-		deg, h := "-", "-"
-		if c.row.Degree > 0 {
-			deg = fmt.Sprint(c.row.Degree)
-		}
-		if c.row.Bandwidth > 0 {
-			h = fmt.Sprintf("%.3g", c.row.Bandwidth)
-		}
-		fmt.Fprintf(stdout, "| %s | %s | %s | %s | %s | %s | %.4g (ref %.4g) | %.4f | %.4g | %.3g | %d |\n", c.row.Name, c.row.Target, c.row.Kernel, h, deg, rmse,
-			fid.Perplexity, fid.RefPerplexity, fid.Top1Agreement, fid.KL, fid.KLMax, fid.Diverged)
+		rows = append(rows, row)
+		printLLMRow(stdout, row, len(probes) > 0)
 	}
 	fmt.Fprintf(stdout, "\n%d predictions in %d held-out sequences; KL = KL(original ‖ replaced) of the next-token distribution, nats.\n", rows[0].Positions, rows[0].Sequences)
 	if *jsonOut != "" {
@@ -200,6 +112,138 @@ func runLLMEval(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// llmCand is a candidate: it replaces SiLU by f[0] in every layer, or by
+// f[l] in layer l.
+type llmCand struct {
+	row llmRow
+	f   []func(float64) float64
+}
+
+func one(f func(float64) float64) []func(float64) float64 { return []func(float64) float64{f} }
+
+// llmFitFlags are the flags of llm-eval's --fit.
+type llmFitFlags struct{ calib, hold, spec, degrees, bandwidth, interval, saveDir string }
+
+// llmCandidates lists SiLU itself, the baselines, the --activation files
+// and the --fit results, in the order of the table.
+func llmCandidates(m *llama2c.Model, baselines bool, acts string, ff llmFitFlags, stderr io.Writer) ([]llmCand, error) {
+	cands := []llmCand{{llmRow{Name: "SiLU (original)", Target: "silu"}, one(llama2c.SiLU)}}
+	if baselines {
+		cands = append(cands,
+			llmCand{llmRow{Name: "ReLU (exact; not a polynomial)", Target: "relu"}, one(func(x float64) float64 { return math.Max(x, 0) })},
+			llmCand{llmRow{Name: "identity x", Target: "-", Kernel: "-", Degree: 1}, one(func(x float64) float64 { return x })},
+		)
+	}
+	if acts != "" {
+		for _, p := range strings.Split(acts, ",") {
+			a, err := approx.ReadActivationFile(p)
+			if err != nil {
+				return nil, err
+			}
+			name := strings.TrimSuffix(p[strings.LastIndex(p, "/")+1:], ".json")
+			cands = append(cands, llmCand{llmRow{Name: name, Target: a.Target, Kernel: a.Kernel, Bandwidth: a.Bandwidth, Method: a.Method, Degree: a.Degree}, one(a.Poly().Eval)})
+		}
+	}
+	if ff.spec == "" {
+		return cands, nil
+	}
+	if !strings.Contains(ff.calib, "{L}") {
+		fitted, err := llmFits(ff.calib, ff.hold, ff.spec, ff.degrees, ff.bandwidth, ff.interval, ff.saveDir, "", stderr)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range fitted {
+			cands = append(cands, llmCand{llmRow{Name: a.Calibration.Source, Target: a.Target, Kernel: a.Kernel, Bandwidth: a.Bandwidth, Method: a.Method, Degree: a.Degree}, one(a.Poly().Eval)})
+		}
+		return cands, nil
+	}
+	var byLayer [][]*approx.Activation
+	for l := range m.NLayers {
+		fitted, err := llmFits(layerPath(ff.calib, l), layerPath(ff.hold, l), ff.spec, ff.degrees, ff.bandwidth, ff.interval, ff.saveDir, fmt.Sprintf("-L%d", l), stderr)
+		if err != nil {
+			return nil, fmt.Errorf("layer %d: %w", l, err)
+		}
+		byLayer = append(byLayer, fitted)
+	}
+	for i, a := range byLayer[0] {
+		c := llmCand{row: llmRow{Name: strings.TrimSuffix(a.Calibration.Source, "-L0") + " (per layer)", Target: a.Target, Kernel: a.Kernel, Method: a.Method, Degree: a.Degree}}
+		for l := range m.NLayers {
+			c.f = append(c.f, byLayer[l][i].Poly().Eval)
+		}
+		cands = append(cands, c)
+	}
+	return cands, nil
+}
+
+// layerPath substitutes layer l for {L} in p.
+func layerPath(p string, l int) string { return strings.ReplaceAll(p, "{L}", strconv.Itoa(l)) }
+
+// llmProbes loads the values to measure each replacement against SiLU on
+// (--calib-holdout, else --calib): one sample, or one per layer when the
+// path contains {L}. None without either flag.
+func llmProbes(m *llama2c.Model, paths ...string) ([][]float64, error) {
+	var probes [][]float64
+	for _, p := range paths {
+		if p == "" {
+			continue
+		}
+		n := 1
+		if strings.Contains(p, "{L}") {
+			n = m.NLayers
+		}
+		for l := range n {
+			smp, err := approx.LoadSample(layerPath(p, l))
+			if err != nil {
+				return nil, err
+			}
+			probes = append(probes, smp.X)
+		}
+		break
+	}
+	return probes, nil
+}
+
+// score runs the model with c in place of SiLU on seqs and measures c
+// against SiLU on the probes.
+func (c llmCand) score(m *llama2c.Model, seqs [][]int, probes [][]float64) (llmRow, error) {
+	fid, err := llama2c.Compare(m, seqs, c.f...)
+	if err != nil {
+		return llmRow{}, err
+	}
+	row := c.row
+	row.Fidelity = fid
+	if len(probes) > 0 {
+		var ss float64
+		var n int
+		for l, probe := range probes {
+			f := c.f[min(l, len(c.f)-1)]
+			for _, x := range probe {
+				d := f(x) - llama2c.SiLU(x)
+				ss += d * d
+			}
+			n += len(probe)
+		}
+		row.RMSESiLU = math.Sqrt(ss / float64(n))
+	}
+	return row, nil
+}
+
+// printLLMRow prints one Markdown row of the table.
+func printLLMRow(w io.Writer, row llmRow, haveProbes bool) {
+	deg, h, rmse := "-", "-", "-"
+	if row.Degree > 0 {
+		deg = fmt.Sprint(row.Degree)
+	}
+	if row.Bandwidth > 0 {
+		h = fmt.Sprintf("%.3g", row.Bandwidth)
+	}
+	if haveProbes {
+		rmse = fmt.Sprintf("%.4g", row.RMSESiLU)
+	}
+	fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %.4g (ref %.4g) | %.4f | %.4g | %.3g | %d |\n", row.Name, row.Target, row.Kernel, h, deg, rmse,
+		row.Perplexity, row.RefPerplexity, row.Top1Agreement, row.KL, row.KLMax, row.Diverged)
 }
 
 // llmFits runs approx.FitActivation for every TARGET:KERNEL[:METHOD] of
