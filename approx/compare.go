@@ -172,12 +172,44 @@ func Compare(opt CompareOptions) (*Comparison, error) {
 		})
 		return nil
 	}
-	type job struct {
-		name, group, source string
-		p                   func() (Poly, error)
+	jobs := compareJobs(kfit, dfit, lo, hi)
+	for _, j := range jobs {
+		p, err := j.p()
+		if err != nil {
+			return nil, fmt.Errorf("approx: compare: %s: %w", j.name, err)
+		}
+		if err := addPoly(j.name, j.group, j.source, p); err != nil {
+			return nil, err
+		}
 	}
-	deg := opt.Degree
-	jobs := []job{
+	_, mmErr, err := Minimax(ReLU, opt.Degree, lo, hi)
+	if err != nil {
+		return nil, err
+	}
+	cmp.MinimaxOpt = mmErr
+	if !opt.NoComposite {
+		row, err := compositeRow(opt, lo, hi)
+		if err != nil {
+			return nil, err
+		}
+		cmp.Rows = append(cmp.Rows, row)
+	}
+	cmp.HoldoutOut = cmp.Rows[0].Metrics.OutsideFrac
+	cmp.markBest()
+	cmp.KernelVerdict = verdict(cmp.Rows[0].Metrics, cmp.Rows[1].Metrics)
+	return cmp, nil
+}
+
+// compareJob is one polynomial row of a comparison and how to get it.
+type compareJob struct {
+	name, group, source string
+	p                   func() (Poly, error)
+}
+
+// compareJobs lists the fitted rows, the baselines and the higher-degree
+// references of a comparison on [lo, hi], in table order.
+func compareJobs(kfit, dfit *Activation, lo, hi float64) []compareJob {
+	return []compareJob{
 		{fmt.Sprintf("kernel LS (%s, h=%.3g)", kfit.Kernel, kfit.Bandwidth), GroupMethod,
 			"LS fit of ReLU∗K_h under the calibration data (arXiv 2605.23641)",
 			func() (Poly, error) { return kfit.Poly(), nil }},
@@ -198,57 +230,42 @@ func Compare(opt CompareOptions) (*Comparison, error) {
 		{"minimax deg 4", GroupReference, "Remez", func() (Poly, error) { p, _, err := Minimax(ReLU, 4, lo, hi); return p, err }},
 		{"minimax deg 7", GroupReference, "Remez", func() (Poly, error) { p, _, err := Minimax(ReLU, 7, lo, hi); return p, err }},
 	}
-	for _, j := range jobs {
-		p, err := j.p()
-		if err != nil {
-			return nil, fmt.Errorf("approx: compare: %s: %w", j.name, err)
-		}
-		if err := addPoly(j.name, j.group, j.source, p); err != nil {
-			return nil, err
-		}
+}
+
+// compositeRow measures the composite minimax sign construction of Lee et
+// al. (ReLU = x(1+sign x)/2 to 2^−10 by default), the high-depth reference.
+func compositeRow(opt CompareOptions, lo, hi float64) (CompareRow, error) {
+	eps := opt.CompositeEps
+	if eps == 0 {
+		eps = math.Ldexp(1, -10)
 	}
-	_, mmErr, err := Minimax(ReLU, deg, lo, hi)
+	degs := opt.CompositeDegrees
+	if len(degs) == 0 {
+		degs = DefaultCompositeDegrees
+	}
+	B := math.Max(math.Abs(lo), math.Abs(hi))
+	cs, err := NewCompositeSignReLU(B, eps, degs)
 	if err != nil {
-		return nil, err
+		return CompareRow{}, err
 	}
-	cmp.MinimaxOpt = mmErr
-	if !opt.NoComposite {
-		eps := opt.CompositeEps
-		if eps == 0 {
-			eps = math.Ldexp(1, -10)
-		}
-		degs := opt.CompositeDegrees
-		if len(degs) == 0 {
-			degs = DefaultCompositeDegrees
-		}
-		B := math.Max(math.Abs(lo), math.Abs(hi))
-		cs, err := NewCompositeSignReLU(B, eps, degs)
-		if err != nil {
-			return nil, err
-		}
-		m, err := EvalMetricsFunc(cs.Eval, ReLU, opt.Holdout, lo, hi)
-		if err != nil {
-			return nil, fmt.Errorf("approx: compare: composite sign: %w", err)
-		}
-		m.Depth = cs.Depth()
-		total := 0
-		for _, d := range degs {
-			total *= d
-			if total == 0 {
-				total = d
-			}
-		}
-		cmp.Rows = append(cmp.Rows, CompareRow{
-			Name: fmt.Sprintf("composite sign %v", degs), Group: GroupReference,
-			Formula: fmt.Sprintf("x(1+s(x/%.3g))/2, ε=2^%d", B, int(math.Round(math.Log2(eps)))),
-			Source:  "Lee et al. 2021 (composite minimax sign)",
-			Degree:  total + 1, Depth: cs.Depth(), Metrics: m, eval: cs.Eval,
-		})
+	m, err := EvalMetricsFunc(cs.Eval, ReLU, opt.Holdout, lo, hi)
+	if err != nil {
+		return CompareRow{}, fmt.Errorf("approx: compare: composite sign: %w", err)
 	}
-	cmp.HoldoutOut = cmp.Rows[0].Metrics.OutsideFrac
-	cmp.markBest()
-	cmp.KernelVerdict = verdict(cmp.Rows[0].Metrics, cmp.Rows[1].Metrics)
-	return cmp, nil
+	m.Depth = cs.Depth()
+	total := 0
+	for _, d := range degs {
+		total *= d
+		if total == 0 {
+			total = d
+		}
+	}
+	return CompareRow{
+		Name: fmt.Sprintf("composite sign %v", degs), Group: GroupReference,
+		Formula: fmt.Sprintf("x(1+s(x/%.3g))/2, ε=2^%d", B, int(math.Round(math.Log2(eps)))),
+		Source:  "Lee et al. 2021 (composite minimax sign)",
+		Degree:  total + 1, Depth: cs.Depth(), Metrics: m, eval: cs.Eval,
+	}, nil
 }
 
 // metricCols are the columns on which the best row is marked; smaller is
