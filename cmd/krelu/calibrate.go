@@ -65,6 +65,9 @@ func runCalibrate(args []string, stdout, stderr io.Writer) error {
 	if *maxVals < 0 || *maxUnits < 0 {
 		return fmt.Errorf("%w: --max and --max-units must be ≥ 0", errUsage)
 	}
+	if *text == "matrix" && *source == "ffn" {
+		return fmt.Errorf("%w: --text matrix needs --source embeddings", errUsage)
+	}
 	if calib.IsCheckpoint(*modelPath) {
 		if *source != "embeddings" || *text != "matrix" || *layer != "all" || *tokPath != "" {
 			return fmt.Errorf("%w: --model %s: an LLM checkpoint gives its token embedding only; use --source embeddings --text matrix (no --layer, no --tokenizer)", errUsage, filepath.Base(*modelPath))
@@ -97,52 +100,12 @@ func runCalibrate(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	} else if *text == "matrix" {
-		if *source != "embeddings" {
-			return fmt.Errorf("%w: --text matrix needs --source embeddings", errUsage)
-		}
 		if err := calib.EmbeddingRows(m, *frac, *seed, outs[0].train, outs[0].hold); err != nil {
 			return err
 		}
 		desc["units"] = "token rows"
-	} else {
-		units, err := calibUnits(*text, m, tok, *seed)
-		if err != nil {
-			return err
-		}
-		if *maxUnits > 0 && len(units) > *maxUnits {
-			units = units[:*maxUnits]
-		}
-		trainU, holdU, err := calib.Split(units, *frac, *seed)
-		if err != nil {
-			return err
-		}
-		desc["train_units"], desc["holdout_units"] = len(trainU), len(holdU)
-		for part, us := range [][]string{trainU, holdU} {
-			seqs, err := calib.Tokenize(m, tok, us)
-			if err != nil {
-				return err
-			}
-			pick := func(o calibOutput) *calib.Reservoir {
-				if part == 0 {
-					return o.train
-				}
-				return o.hold
-			}
-			var n int
-			if *source == "embeddings" {
-				n, err = calib.EmbeddingValues(m, seqs, pick(outs[0]))
-			} else {
-				res := make([]*calib.Reservoir, m.NLayers)
-				for i, l := range layers {
-					res[l] = pick(outs[min(i, len(outs)-1)])
-				}
-				n, err = calib.FFNPreActivations(m, seqs, res)
-			}
-			if err != nil {
-				return err
-			}
-			desc[[]string{"train_tokens", "holdout_tokens"}[part]] = n
-		}
+	} else if err := calibText(m, tok, *text, *source, layers, outs, *frac, *seed, *maxUnits, desc); err != nil {
+		return err
 	}
 	return writeCalibOutputs(outs, desc, stdout)
 }
@@ -207,6 +170,51 @@ func writeCalibOutputs(outs []calibOutput, desc map[string]any, stdout io.Writer
 		if err := os.WriteFile(o.name+".summary.json", append(b, '\n'), 0o644); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// calibText splits the text units of --text into calibration and
+// held-out parts and offers the values the model computes on each part's
+// tokens (embedding rows, or FFN pre-activations of layers) to outs.
+func calibText(m *llama2c.Model, tok *llama2c.Tokenizer, text, source string, layers []int, outs []calibOutput, frac float64, seed uint64, maxUnits int, desc map[string]any) error {
+	units, err := calibUnits(text, m, tok, seed)
+	if err != nil {
+		return err
+	}
+	if maxUnits > 0 && len(units) > maxUnits {
+		units = units[:maxUnits]
+	}
+	trainU, holdU, err := calib.Split(units, frac, seed)
+	if err != nil {
+		return err
+	}
+	desc["train_units"], desc["holdout_units"] = len(trainU), len(holdU)
+	for part, us := range [][]string{trainU, holdU} {
+		seqs, err := calib.Tokenize(m, tok, us)
+		if err != nil {
+			return err
+		}
+		pick := func(o calibOutput) *calib.Reservoir {
+			if part == 0 {
+				return o.train
+			}
+			return o.hold
+		}
+		var n int
+		if source == "embeddings" {
+			n, err = calib.EmbeddingValues(m, seqs, pick(outs[0]))
+		} else {
+			res := make([]*calib.Reservoir, m.NLayers)
+			for i, l := range layers {
+				res[l] = pick(outs[min(i, len(outs)-1)])
+			}
+			n, err = calib.FFNPreActivations(m, seqs, res)
+		}
+		if err != nil {
+			return err
+		}
+		desc[[]string{"train_tokens", "holdout_tokens"}[part]] = n
 	}
 	return nil
 }
