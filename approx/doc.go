@@ -14,10 +14,12 @@
 // Entry points:
 //
 //   - FitActivation: target, kernel ("none" = direct fit), bandwidth (or
-//     cross-validated), method (ls, ridge, minimax, chebyshev), degree
-//     1–30, interval, calibration and held-out data → a validated
-//     Activation ("krelu.activation/v1") with power and Chebyshev
-//     coefficients and Metrics.
+//     cross-validated), method (ls, ridge, minimax, chebyshev, or kernreg:
+//     the Nadaraya–Watson regression of the calibration pairs, Nadaraya
+//     1964, Watson 1964), degree 1–30, interval, calibration and held-out
+//     data → a validated Activation ("krelu.activation/v1", defined in
+//     package activation so that the CKKS layer reads it without this
+//     package) with power and Chebyshev coefficients and Metrics.
 //   - Compare: the kernel fit, the direct least-squares control on the
 //     same data, the published quadratics (x² of CryptoNets, the Faster
 //     CryptoNets power-of-two quadratic, the "HE-friendly" N(0,1)
