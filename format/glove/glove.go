@@ -159,7 +159,6 @@ func ReadWink(r io.Reader, opt Options) (*Vectors, error) {
 	v := &Vectors{}
 	var words []string
 	wordPos := map[string][2]int{} // kept word → (rank among kept, index in "words")
-	nWords := 0
 	normIdx, wordIdx := -1, -1
 	sawVectors, sawWords := false, false
 	for dec.More() {
@@ -189,24 +188,7 @@ func ReadWink(r io.Reader, opt Options) (*Vectors, error) {
 			}
 		case "words":
 			sawWords = true
-			if err := expectDelim(dec, '[', `"words"`); err != nil {
-				return nil, err
-			}
-			for dec.More() {
-				w, err := stringToken(dec, "word")
-				if err != nil {
-					return nil, err
-				}
-				if opt.want(w, len(words)) {
-					if _, dup := wordPos[w]; dup {
-						return nil, fmt.Errorf("glove: word %q listed twice", w)
-					}
-					wordPos[w] = [2]int{len(words), nWords}
-					words = append(words, w)
-				}
-				nWords++
-			}
-			if err := expectDelim(dec, ']', `end of "words"`); err != nil {
+			if words, err = readWinkWords(dec, opt, wordPos); err != nil {
 				return nil, err
 			}
 		case "vectors":
@@ -248,6 +230,33 @@ func ReadWink(r io.Reader, opt Options) (*Vectors, error) {
 		return nil, err
 	}
 	return v, nil
+}
+
+// readWinkWords reads the "words" array, keeping the words opt wants in
+// file (frequency) order and recording in wordPos each kept word's rank
+// among the kept and its index in the array.
+func readWinkWords(dec *json.Decoder, opt Options, wordPos map[string][2]int) ([]string, error) {
+	if err := expectDelim(dec, '[', `"words"`); err != nil {
+		return nil, err
+	}
+	var words []string
+	for n := 0; dec.More(); n++ {
+		w, err := stringToken(dec, "word")
+		if err != nil {
+			return nil, err
+		}
+		if opt.want(w, len(words)) {
+			if _, dup := wordPos[w]; dup {
+				return nil, fmt.Errorf("glove: word %q listed twice", w)
+			}
+			wordPos[w] = [2]int{len(words), n}
+			words = append(words, w)
+		}
+	}
+	if err := expectDelim(dec, ']', `end of "words"`); err != nil {
+		return nil, err
+	}
+	return words, nil
 }
 
 // readWinkVectors reads the "vectors" object, keeping entries in wordPos.
