@@ -57,20 +57,7 @@ func Train(m *Model, train, dev *Dataset, opt TrainOptions) ([]EpochStats, error
 	rng := rand.New(rand.NewPCG(opt.Seed, 0x5eed))
 	adam := optim.NewAdam(opt.LR)
 	adam.Clip = opt.Clip
-	ps := m.Params()
-	ts := make([]optim.Tensor, len(ps))
-	for k, p := range ps {
-		ts[k] = optim.Tensor{Value: p.W, Grad: p.G}
-		if p == m.Emb {
-			// A frozen pre-trained embedding is skipped outright; one with
-			// a few learnable rows (out-of-vocabulary words) is updated in
-			// those rows only.
-			ts[k].Frozen = !m.embTrained()
-			if !m.TrainEmb {
-				ts[k].Rows = m.LearnRows
-			}
-		}
-	}
+	ts := m.adamTensors()
 	perEpoch := len(train.IDs)
 	if opt.PerEpoch > 0 && opt.PerEpoch < perEpoch {
 		perEpoch = opt.PerEpoch
@@ -126,6 +113,24 @@ func Train(m *Model, train, dev *Dataset, opt TrainOptions) ([]EpochStats, error
 		}
 	}
 	return hist, nil
+}
+
+// adamTensors presents the parameters to the optimiser. A frozen
+// pre-trained embedding is skipped outright; one with a few learnable rows
+// (out-of-vocabulary words) is updated in those rows only.
+func (m *Model) adamTensors() []optim.Tensor {
+	ps := m.Params()
+	ts := make([]optim.Tensor, len(ps))
+	for k, p := range ps {
+		ts[k] = optim.Tensor{Value: p.W, Grad: p.G}
+		if p == m.Emb {
+			ts[k].Frozen = !m.embTrained()
+			if !m.TrainEmb {
+				ts[k].Rows = m.LearnRows
+			}
+		}
+	}
+	return ts
 }
 
 // Evaluate returns the accuracy of m on ds and its predictions.
