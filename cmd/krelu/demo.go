@@ -23,35 +23,33 @@ llama2.c model (512 tokens × 64 dims), split by token: a random quarter of the
 tokens is held out. --data SOURCE uses other data instead: a distribution is
 simulated (--n calibration and --n held-out draws), a file is split at random.
 Writes DIR/demo.md, DIR/demo.csv, DIR/activation.json, DIR/demo_curves.png and
-DIR/demo_tradeoff.png and, unless --logn 0, DIR/he.json: the fitted activation
+DIR/demo_tradeoff.png and DIR/he.json: the fitted activation
 evaluated on the encrypted held-out values (CKKS, Lattigo v6) with levels,
-precision and timings (DIR is created; default ./krelu-demo).
+precision and timings, unless --no-he (DIR is created; default ./krelu-demo).
 `
 
 func runDemo(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("demo", stderr)
-	outDir := fs.String("out", "krelu-demo", "output directory (created if missing)")
+	outDir := fs.String("o", "krelu-demo", "output directory (created if missing)")
+	alias(fs, "out", "o")
 	data := fs.String("data", "embeddings", "embeddings (stories260K token embeddings) or a SOURCE as in krelu fit")
 	n := fs.Int("n", 20000, "draws per split when --data is a distribution")
 	frac := fs.Float64("holdout-frac", 0.25, "held-out fraction of tokens / values")
 	seed := fs.Uint64("seed", 1, "seed of the split and the simulation")
 	kernel := fs.String("kernel", "gaussian", "smoothing kernel of the kernel method")
-	logN := fs.Int("logn", 13, "ring degree log2 N of the encrypted step (13–16); 0 skips it")
+	logN := fs.Int("logn", 0, logNHelp)
+	noHE := fs.Bool("no-he", false, "skip the encrypted step")
 	criterion := fs.String("criterion", approx.DefaultCriterion, "bandwidth cross-validation criterion: rmse, max or mix:W")
-	setUsage(fs, stderr, "krelu demo [-out DIR] [--data embeddings|SOURCE]", demoHelp)
+	setUsage(fs, stderr, "krelu demo [-o DIR] [--data embeddings|SOURCE] [--logn 0] [--no-he]", demoHelp)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if !(*frac > 0 && *frac < 1) {
-		return fmt.Errorf("%w: --holdout-frac %v must be in (0, 1)", errUsage, *frac)
+	if err := firstErr(floatRange("holdout-frac", *frac, 0, 1, true, true), intRange("n", *n, 10, 1<<24),
+		oneOf("kernel", *kernel, approx.KernelNames()...), checkLogN(*logN)); err != nil {
+		return err
 	}
-	if *n < 10 {
-		return fmt.Errorf("%w: --n %d too small", errUsage, *n)
-	}
-	if *logN != 0 {
-		if err := checkLogN(*logN); err != nil {
-			return err
-		}
+	if *noHE && isSet(fs, "logn") {
+		return fmt.Errorf("%w: --logn and --no-he exclude each other", errUsage)
 	}
 	cal, hold, desc, err := demoData(*data, *n, *frac, *seed)
 	if err != nil {
@@ -107,7 +105,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	if err := write("activation.json", a.WriteJSON); err != nil {
 		return err
 	}
-	if *logN != 0 {
+	if !*noHE {
 		// The encrypted step: the fitted activation on the held-out values
 		// under CKKS, with the bare square and Lattigo's generic evaluator
 		// measured in the same run (see krelu he).

@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"sort"
+	"strings"
 )
 
 // command is one `krelu NAME` subcommand.
@@ -47,9 +49,23 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 func setUsage(fs *flag.FlagSet, stderr io.Writer, synopsis, help string) {
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: "+synopsis)
-		fs.PrintDefaults()
+		printFlags(fs, stderr)
 		fmt.Fprint(stderr, help)
 	}
+}
+
+// printFlags is fs.PrintDefaults without the hidden (deprecated) aliases.
+func printFlags(fs *flag.FlagSet, w io.Writer) {
+	vis := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
+	vis.SetOutput(w)
+	fs.VisitAll(func(f *flag.Flag) {
+		if strings.HasPrefix(f.Usage, hiddenPrefix) {
+			return
+		}
+		vis.Var(f.Value, f.Name, f.Usage)
+		vis.Lookup(f.Name).DefValue = f.DefValue
+	})
+	vis.PrintDefaults()
 }
 
 // parseFlags parses args and wraps failures in errUsage.
@@ -79,16 +95,35 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Run 'krelu COMMAND -h' for the flags of a command.")
+	fmt.Fprintln(w, "Run 'krelu help COMMAND' (or 'krelu COMMAND -h') for the flags of a command,")
+	fmt.Fprintln(w, "'krelu version' for the version. The grammar of all commands is in docs/cli.md.")
 }
 
 // krelu runs the CLI and returns the process exit code.
 func krelu(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" && len(args) == 1 {
 		usage(stdout)
 		if len(args) == 0 {
 			return 2
 		}
+		return 0
+	}
+	switch args[0] {
+	case "help":
+		// krelu help CMD [SUB]: the command's own -h, on stdout.
+		c, ok := commands[args[1]]
+		if !ok {
+			fmt.Fprintf(stderr, "krelu help: unknown command %q\n", args[1])
+			usage(stderr)
+			return 2
+		}
+		if err := c.run(append(append([]string(nil), args[2:]...), "-h"), stdout, stdout); err != nil && !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(stderr, "krelu help %s: %v\n", c.name, err)
+			return 2
+		}
+		return 0
+	case "version", "--version":
+		fmt.Fprintln(stdout, versionString())
 		return 0
 	}
 	c, ok := commands[args[0]]
@@ -110,6 +145,38 @@ func krelu(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "krelu %s: %v\n", c.name, err)
 		return 1
 	}
+}
+
+// versionString is the module version and the VCS commit the binary was
+// built from, as recorded by the Go toolchain.
+func versionString() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "krelu (no build information)"
+	}
+	v := bi.Main.Version
+	if v == "" {
+		v = "(devel)"
+	}
+	var rev, when, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			when = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = " (modified)"
+			}
+		}
+	}
+	if rev == "" {
+		rev = "unknown (built without VCS information)"
+	} else if when != "" {
+		rev += " " + when
+	}
+	return fmt.Sprintf("krelu %s %s, commit %s%s", bi.Main.Path, v, rev, dirty) + ", " + bi.GoVersion
 }
 
 func main() {
