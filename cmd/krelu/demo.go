@@ -49,7 +49,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *noHE && isSet(fs, "logn") {
-		return fmt.Errorf("%w: --logn and --no-he exclude each other", errUsage)
+		return fmt.Errorf("%w: --logn %d: must be left out with --no-he (there is no encrypted step)", errUsage, *logN)
 	}
 	cal, hold, desc, err := demoData(*data, *n, *frac, *seed)
 	if err != nil {
@@ -69,8 +69,15 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	if err := c.WriteMarkdown(stdout); err != nil {
 		return err
 	}
+	fmt.Fprintln(stdout)
+	return demoOutputs(stdout, *outDir, desc, cal, hold, c, *logN, !*noHE)
+}
+
+// demoOutputs writes the demo's files into dir: the table, the fitted
+// activation, its encrypted evaluation (when he) and the plots.
+func demoOutputs(stdout io.Writer, dir, desc string, cal, hold *approx.Sample, c *approx.Comparison, logN int, withHE bool) error {
 	write := func(name string, render func(io.Writer) error) error {
-		p := filepath.Join(*outDir, name)
+		p := filepath.Join(dir, name)
 		f, err := os.Create(p)
 		if err != nil {
 			return err
@@ -85,7 +92,6 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "wrote %s\n", p)
 		return nil
 	}
-	fmt.Fprintln(stdout)
 	if err := write("demo.md", func(w io.Writer) error {
 		fmt.Fprintf(w, "# krelu demo\n\nData: %s. Calibration n=%d, holdout n=%d.\n\n", desc, len(cal.X), len(hold.X))
 		return c.WriteMarkdown(w)
@@ -105,11 +111,11 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	if err := write("activation.json", a.WriteJSON); err != nil {
 		return err
 	}
-	if !*noHE {
+	if withHE {
 		// The encrypted step: the fitted activation on the held-out values
 		// under CKKS, with the bare square and Lattigo's generic evaluator
 		// measured in the same run (see krelu he).
-		r, err := he.RunActivationReport(a, hold.X, *logN)
+		r, err := he.RunActivationReport(a, hold.X, logN)
 		if err != nil {
 			return fmt.Errorf("encrypted step: %w", err)
 		}
@@ -123,12 +129,12 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	curves := filepath.Join(*outDir, "demo_curves.png")
+	curves := filepath.Join(dir, "demo_curves.png")
 	if err := plotComparison(curves, c); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s\n", curves)
-	trade := filepath.Join(*outDir, "demo_tradeoff.png")
+	trade := filepath.Join(dir, "demo_tradeoff.png")
 	if err := plotTradeoff(trade, cal, 2, c.Interval[0], c.Interval[1], c.Kernel, c.Bandwidth); err != nil {
 		return err
 	}

@@ -73,15 +73,13 @@ func (f *evalFlags) validate(fs *flag.FlagSet) error {
 	if _, ok := nn.SwapMethods[f.swap]; f.swap != "" && !ok && !strings.HasSuffix(f.swap, ".json") {
 		return fmt.Errorf("%w: --swap: unknown swap method %q (want a FILE.json or one of %s)", errUsage, f.swap, nn.SwapMethodNames())
 	}
-	if f.swap == "" {
-		for _, name := range []string{"o", "write-activation", "calib", "bandwidth-sd"} {
-			if isSet(fs, name) || name == "bandwidth-sd" && isSet(fs, "bandwidth") {
-				return fmt.Errorf("%w: --%s needs --swap", errUsage, name)
-			}
-		}
+	swap := f.swap != ""
+	if err := firstErr(needs(fs, "o", swap, "--swap"), needs(fs, "write-activation", swap, "--swap"), needs(fs, "calib", swap, "--swap"),
+		needs(fs, "bandwidth-sd", swap, "--swap"), needs(fs, "bandwidth", swap, "--swap")); err != nil {
+		return err
 	}
 	if (isSet(fs, "bandwidth-sd") || isSet(fs, "bandwidth")) && f.swap != "kernel" && f.swap != "deg4" {
-		return fmt.Errorf("%w: --bandwidth-sd applies to --swap kernel or deg4 only", errUsage)
+		return fmt.Errorf("%w: --bandwidth-sd must come with --swap kernel or deg4 (the other methods have no bandwidth)", errUsage)
 	}
 	return nil
 }

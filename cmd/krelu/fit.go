@@ -76,7 +76,7 @@ func (f *fitFlags) validate() error {
 	}
 	if strings.EqualFold(f.kernel, "none") {
 		if f.bw.set {
-			return fmt.Errorf("%w: --bandwidth makes no sense with --kernel none", errUsage)
+			return fmt.Errorf("%w: --bandwidth must be left out with --kernel none (the direct fit does not smooth)", errUsage)
 		}
 		return nil
 	}

@@ -31,7 +31,15 @@ func firstErr(errs ...error) error {
 
 // flagErr is the common form of a flag error.
 func flagErr(name string, value any, want string) error {
-	return fmt.Errorf("%w: --%s %v: want %s", errUsage, name, value, want)
+	return fmt.Errorf("%w: %s %v: want %s", errUsage, dashed(name), value, want)
+}
+
+// dashed spells a flag as docs/cli.md does: -o, --model.
+func dashed(name string) string {
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
 }
 
 // intRange checks lo ≤ v ≤ hi.
@@ -113,7 +121,7 @@ func durationRange(name string, v, lo, hi time.Duration) error {
 // required checks that a string flag was given.
 func required(name, v, what string) error {
 	if v == "" {
-		return fmt.Errorf("%w: --%s %s is required", errUsage, name, what)
+		return fmt.Errorf("%w: %s %s is required", errUsage, dashed(name), what)
 	}
 	return nil
 }
@@ -158,4 +166,13 @@ func isSet(fs *flag.FlagSet, name string) bool {
 	set := false
 	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
 	return set
+}
+
+// needs returns an error when the flag name was given without the flag
+// other it only makes sense with (have = whether other is in effect).
+func needs(fs *flag.FlagSet, name string, have bool, other string) error {
+	if isSet(fs, name) && !have {
+		return fmt.Errorf("%w: %s must come with %s (it has no effect without it)", errUsage, dashed(name), other)
+	}
+	return nil
 }

@@ -70,12 +70,7 @@ func (f *inferFlags) validate(fs *flag.FlagSet) error {
 		intRangeOrZero("limit", f.limit, 1, mnist.TestImages, "all"), checkLogN(f.logN)); err != nil {
 		return err
 	}
-	for _, name := range []string{"mode", "logn"} {
-		if isSet(fs, name) && !f.encrypted {
-			return fmt.Errorf("%w: --%s needs --encrypted", errUsage, name)
-		}
-	}
-	return nil
+	return firstErr(needs(fs, "mode", f.encrypted, "--encrypted"), needs(fs, "logn", f.encrypted, "--encrypted"))
 }
 
 var inferModes = map[string]henn.Mode{"packed": henn.Packed, "slots": henn.Slots, "auto": henn.Auto}

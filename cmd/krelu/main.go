@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"runtime/debug"
 	"sort"
 	"strings"
+	"time"
 )
 
 // command is one `krelu NAME` subcommand.
@@ -39,7 +41,9 @@ var errUsage = errors.New("usage")
 // newFlagSet returns a flag set that reports errors instead of exiting.
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("krelu "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// The flag package's own failure line ("invalid value … parse error")
+	// is discarded: parseFlags reports the failure in krelu's words.
+	fs.SetOutput(io.Discard)
 	setUsage(fs, stderr, "krelu "+name+" [flags]", "")
 	return fs
 }
@@ -69,17 +73,63 @@ func printFlags(fs *flag.FlagSet, w io.Writer) {
 }
 
 // parseFlags parses args and wraps failures in errUsage.
+// The usage is printed for -h only: after a bad flag the one-line error
+// says what is wrong, and the usage would bury it.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	usage := fs.Usage
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	fs.Usage = usage
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			usage()
 			return err
 		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return fmt.Errorf("%w: %v", errUsage, explainParseError(fs, err))
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
 	return nil
+}
+
+var invalidValue = regexp.MustCompile(`^invalid (?:boolean )?value "(.*)" for (?:flag )?-(\S+): `)
+
+// explainParseError turns the flag package's `invalid value "x" for flag
+// -n: parse error` into the form of every other flag error, naming the
+// values the flag accepts.
+func explainParseError(fs *flag.FlagSet, err error) error {
+	if name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -"); ok {
+		return fmt.Errorf("unknown flag --%s (%s -h lists the flags)", name, fs.Name())
+	}
+	m := invalidValue.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err
+	}
+	f := fs.Lookup(m[2])
+	if f == nil {
+		return err
+	}
+	var want string
+	var v any
+	if g, ok := f.Value.(flag.Getter); ok {
+		v = g.Get()
+	}
+	switch v.(type) {
+	case int, int64:
+		want = "an integer"
+	case uint, uint64:
+		want = "an integer ≥ 0"
+	case float64:
+		want = "a number"
+	case time.Duration:
+		want = "a duration such as 30s, 5m or 1h"
+	case bool:
+		want = "true or false (or no value)"
+	default: // a custom flag: its own message says what it wants
+		return fmt.Errorf("--%s %q: %s", m[2], m[1], strings.TrimPrefix(err.Error(), m[0]))
+	}
+	return fmt.Errorf("--%s %q: want %s", m[2], m[1], want)
 }
 
 func usage(w io.Writer) {
@@ -139,7 +189,7 @@ func krelu(args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.Is(err, errUsage):
-		fmt.Fprintf(stderr, "krelu %s: %v\n", c.name, err)
+		fmt.Fprintf(stderr, "krelu %s: %s\n", c.name, strings.TrimPrefix(err.Error(), errUsage.Error()+": "))
 		return 2
 	default:
 		fmt.Fprintf(stderr, "krelu %s: %v\n", c.name, err)

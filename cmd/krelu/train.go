@@ -89,11 +89,11 @@ func parseAugment(s string) (int, error) {
 // trainFlags are the flags of krelu train.
 type trainFlags struct {
 	task, arch, act, schedule, augment, out string
-	epochs, hidden, batch, patience        int
-	limit, val, testLimit                  int
-	seed                                   uint64
-	lr, decay, wd, clip                    float64
-	quiet, asJSON                          bool
+	epochs, hidden, batch, patience         int
+	limit, val, testLimit                   int
+	seed                                    uint64
+	lr, decay, wd, clip                     float64
+	quiet, asJSON                           bool
 }
 
 func (f *trainFlags) register(fs *flag.FlagSet) {
