@@ -188,7 +188,7 @@ var ErrTaskMismatch = errors.New("model trained for another task")
 func (n *Network) CheckTask(task string, explicit bool, shape []int, preprocess string) error {
 	switch {
 	case n.Task == "" && !explicit:
-		return fmt.Errorf("%w: the model records no task (checkpoint written before krelu recorded it); name the dataset it was trained on with --task", ErrTaskMismatch)
+		return fmt.Errorf("%w: the model records no task (checkpoint written before krelu recorded it); name the task it was trained for explicitly", ErrTaskMismatch)
 	case n.Task != "" && n.Task != task:
 		return fmt.Errorf("%w: the model was trained for %s, not %s (its accuracy there would be meaningless)", ErrTaskMismatch, n.Task, task)
 	}

@@ -267,6 +267,9 @@ func imgLoadModel(path, task, arch string, limit int) (*nn.Network, *mnist.Set, 
 		return nil, nil, "", err
 	}
 	if err := n.CheckTask(string(t), explicit, mnist.InputShape, mnist.Preprocess); err != nil {
+		if n.Task == "" {
+			return nil, nil, "", fmt.Errorf("%s: %w (--task mnist or --task fashion)", path, err)
+		}
 		return nil, nil, "", fmt.Errorf("%s: %w", path, err)
 	}
 	if n.Classes() != mnist.Classes {
