@@ -96,10 +96,7 @@ func Load(r io.Reader) (*Saved, error) {
 	// The decoder's own messages name Go types and wire ids: they say
 	// nothing to a user, so any decoding failure is reported as what it is.
 	if err := gob.NewDecoder(r).Decode(&f); err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, fmt.Errorf("%w (the file is truncated)", ErrNotModel)
-		}
-		return nil, fmt.Errorf("%w (write one with krelu sst2 train; image models are for krelu eval and infer)", ErrNotModel)
+		return nil, fmt.Errorf("%w (it could not be decoded: another kind of file, truncated or corrupt; write one with krelu sst2 train)", ErrNotModel)
 	}
 	if f.Format != ModelFormat {
 		return nil, fmt.Errorf("%w: format %q, this build reads %q", ErrNotModel, f.Format, ModelFormat)
