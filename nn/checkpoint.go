@@ -11,6 +11,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 )
 
 // Magic and Version identify a checkpoint; see the package documentation
@@ -195,23 +196,11 @@ func (n *Network) CheckTask(task string, explicit bool, shape []int, preprocess 
 	if want := product(shape); n.InputDim != want {
 		return fmt.Errorf("%w: the model takes %d inputs; %s inputs have shape %v = %d values", ErrTaskMismatch, n.InputDim, task, shape, want)
 	}
-	if n.InputShape != nil && !sameInts(n.InputShape, shape) {
+	if n.InputShape != nil && !slices.Equal(n.InputShape, shape) {
 		return fmt.Errorf("%w: the model takes inputs of shape %v; %s inputs have shape %v", ErrTaskMismatch, n.InputShape, task, shape)
 	}
 	if n.Preprocess != "" && n.Preprocess != preprocess {
 		return fmt.Errorf("%w: the model was trained on inputs preprocessed as %q; %s inputs are %q", ErrTaskMismatch, n.Preprocess, task, preprocess)
 	}
 	return nil
-}
-
-func sameInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
