@@ -18,8 +18,13 @@ import (
 // for the layout.
 const (
 	Magic   = "KRELUNN\x00"
-	Version = 1
+	Version = 2
 )
+
+// minVersion is the oldest format Load reads. Version 2 added the input
+// shape and preprocessing to the header; version-1 files have neither
+// (and may lack the task), see CheckTask.
+const minVersion = 1
 
 // maxHeader bounds the JSON header so a corrupt length cannot allocate much.
 const maxHeader = 1 << 20
@@ -33,7 +38,7 @@ type header struct {
 	Layers     []LayerSpec `json:"layers"`
 }
 
-// Save writes n as a version-1 checkpoint.
+// Save writes n as a checkpoint of the current Version.
 func (n *Network) Save(w io.Writer) error {
 	h, err := json.Marshal(header{Arch: n.Arch, Task: n.Task, InputDim: n.InputDim, InputShape: n.InputShape,
 		Preprocess: n.Preprocess, Layers: n.Specs()})
@@ -74,8 +79,8 @@ func Load(r io.Reader) (*Network, error) {
 		return nil, errors.New("checkpoint: not a krelu network checkpoint (bad magic)")
 	}
 	rest := data[len(Magic):]
-	if v := binary.LittleEndian.Uint32(rest); v != Version {
-		return nil, fmt.Errorf("checkpoint: format version %d not supported (this build reads version %d)", v, Version)
+	if v := binary.LittleEndian.Uint32(rest); v < minVersion || v > Version {
+		return nil, fmt.Errorf("checkpoint: format version %d not supported (this build reads versions %d to %d)", v, minVersion, Version)
 	}
 	hl := binary.LittleEndian.Uint32(rest[4:])
 	if hl > maxHeader || int(hl) > len(rest)-12 {

@@ -2,6 +2,8 @@ package nn
 
 import (
 	"bytes"
+	"encoding/binary"
+	"hash/crc32"
 	"errors"
 	"strings"
 	"testing"
@@ -52,8 +54,18 @@ func TestCheckTask(t *testing.T) {
 			t.Errorf("%+v: error %v, want ErrTaskMismatch containing %q", c, err, c.want)
 		}
 	}
-	// A checkpoint written before tasks were recorded.
+	// A version-1 checkpoint, written before tasks were recorded.
 	n.Task, n.InputShape, n.Preprocess = "", nil, ""
+	buf.Reset()
+	if err := n.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	v1 := buf.Bytes()
+	binary.LittleEndian.PutUint32(v1[len(Magic):], 1)
+	binary.LittleEndian.PutUint32(v1[len(v1)-4:], crc32.ChecksumIEEE(v1[:len(v1)-4]))
+	if n, err = Load(bytes.NewReader(v1)); err != nil || n.Task != "" {
+		t.Fatalf("version 1: task %q, %v", n.Task, err)
+	}
 	if err := n.CheckTask("digits", false, []int{2, 2}, "x/255"); !errors.Is(err, ErrTaskMismatch) || !strings.Contains(err.Error(), "explicitly") {
 		t.Errorf("old checkpoint without --task: %v", err)
 	}
