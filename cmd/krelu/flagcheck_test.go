@@ -133,3 +133,16 @@ func TestCatalogueCoversEveryNumericFlag(t *testing.T) {
 		}
 	}
 }
+
+func TestPlainText(t *testing.T) {
+	for in, want := range map[string]string{
+		"a.json: activation: decoding JSON: json: cannot unmarshal string into Go struct field Activation.degree of type int": `a.json: activation: decoding JSON: field "degree" is a string, want an integer`,
+		"x: json: cannot unmarshal number 1e999 into Go struct field A.b.c of type int64":                                     `x: field "c" is a number, want an integer`,
+		"x: json: cannot unmarshal array into Go value of type approx.Activation":                                             "x: the JSON value is a list, want an object",
+		"model.json: bad magic": "model.json: bad magic",
+	} {
+		if got := plainText(in); got != want {
+			t.Errorf("plainText(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -189,12 +189,53 @@ func krelu(args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.Is(err, errUsage):
-		fmt.Fprintf(stderr, "krelu %s: %s\n", c.name, strings.TrimPrefix(err.Error(), errUsage.Error()+": "))
+		fmt.Fprintf(stderr, "krelu %s: %s\n", c.name, plainText(strings.TrimPrefix(err.Error(), errUsage.Error()+": ")))
 		return 2
 	default:
-		fmt.Fprintf(stderr, "krelu %s: %v\n", c.name, err)
+		fmt.Fprintf(stderr, "krelu %s: %s\n", c.name, plainText(err.Error()))
 		return 1
 	}
+}
+
+// goTypeWords names Go types in the words of a file format.
+var goTypeWords = map[string]string{
+	"int": "an integer", "int64": "an integer", "uint64": "an integer ≥ 0", "float64": "a number",
+	"string": "a string", "bool": "true or false", "[]float64": "a list of numbers", "[]int": "a list of integers",
+	"number": "a number", "array": "a list", "object": "an object",
+}
+
+var (
+	jsonType   = regexp.MustCompile(`json: cannot unmarshal (\w+)(?: \S+)? into Go (?:struct field ([\w.]+)|value) of type (\S+)`)
+	jsonSyntax = regexp.MustCompile(`(^|: )json: `)
+)
+
+// plainText is the last line of defence against Go internals in a
+// message: the JSON decoder names Go struct fields and types ("cannot
+// unmarshal string into Go struct field Activation.degree of type int"),
+// which say nothing to a user; they become the field and the kind of
+// value wanted. Packages should not produce such text in the first place.
+func plainText(msg string) string {
+	msg = jsonType.ReplaceAllStringFunc(msg, func(m string) string {
+		g := jsonType.FindStringSubmatch(m)
+		have, want := goTypeWords[g[1]], goTypeWords[g[3]]
+		if have == "" {
+			have = "a " + g[1]
+		}
+		if want == "" && strings.Contains(g[3], ".") && !strings.HasPrefix(g[3], "[]") {
+			want = "an object"
+		} else if want == "" {
+			want = "another kind of value"
+		}
+		field := g[2]
+		if i := strings.LastIndex(field, "."); i >= 0 {
+			field = field[i+1:]
+		}
+		if field == "" {
+			return fmt.Sprintf("the JSON value is %s, want %s", have, want)
+		}
+		return fmt.Sprintf("field %q is %s, want %s", field, have, want)
+	})
+	return jsonSyntax.ReplaceAllString(msg, "$1")
 }
 
 // versionString is the module version and the VCS commit the binary was
