@@ -35,7 +35,7 @@ echo "### \`krelu demo\` (stories260K token embeddings, held-out tokens)"
 echo
 "$K" demo --no-he -o "$OUT/demo" | grep -v '^wrote '
 echo
-variants "demo -out $OUT/demo2 --criterion mix:0.5" "demo -out $OUT/demo3 --criterion max"
+variants "demo -o $OUT/demo2 --criterion mix:0.5" "demo -o $OUT/demo3 --criterion max"
 echo
 echo "### \`krelu demo --data t:3\` (20000 simulated calibration draws, 20000 held-out draws)"
 echo
