@@ -163,13 +163,16 @@ func (f *sst2TrainFlags) register(fs *flag.FlagSet) {
 
 // validate checks every flag, and the shape flags together, before any
 // file is read.
-func (f *sst2TrainFlags) validate() error {
+func (f *sst2TrainFlags) validate(fs *flag.FlagSet) error {
 	if err := firstErr(required("o", f.out, "MODEL"), f.d.validate(), intRange("epochs", f.epochs, 1, 1000),
 		intRange("per-epoch", f.perEpoch, 0, 1<<24), intRange("layers", f.layers, 1, 8), intRange("dim", f.dim, 1, 1024),
 		intRange("heads", f.heads, 1, f.dim), intRange("hidden", f.hidden, 1, 8192), positiveFloat("lr", f.lr),
 		intRange("batch", f.batch, 1, 1<<16), nonNegFloat("clip", f.clip), intRange("min-count", f.minCount, 1, 1<<20),
 		checkOutputDirs(f.out)); err != nil {
 		return err
+	}
+	if isSet(fs, "min-count") && f.glove == "none" {
+		return fmt.Errorf("%w: --min-count must be left out with --glove none (every word is learned)", errUsage)
 	}
 	if f.dim%f.heads != 0 {
 		return fmt.Errorf("%w: --heads %d: want a divisor of --dim %d (%d heads do not divide dimension %d)", errUsage, f.heads, f.dim, f.heads, f.dim)
@@ -185,7 +188,7 @@ func sst2Train(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if err := f.validate(); err != nil {
+	if err := f.validate(fs); err != nil {
 		return err
 	}
 	act, err := parseActivation(f.act)

@@ -122,7 +122,7 @@ func (f *trainFlags) register(fs *flag.FlagSet) {
 
 // validate checks every flag, and the flags against each other, before
 // any data are read.
-func (f *trainFlags) validate() error {
+func (f *trainFlags) validate(fs *flag.FlagSet) error {
 	if err := firstErr(required("o", f.out, "MODEL"), oneOf("task", f.task, string(mnist.MNIST), string(mnist.Fashion)),
 		oneOf("arch", f.arch, "mlp", "cnn"), oneOf("schedule", f.schedule, "constant", "cosine"),
 		intRange("epochs", f.epochs, 1, 1000), intRangeOrZero("hidden", f.hidden, 1, 4096, "the architecture's default"),
@@ -131,6 +131,9 @@ func (f *trainFlags) validate() error {
 		intRange("patience", f.patience, 0, 1000), intRangeOrZero("limit", f.limit, 2, mnist.TrainImages, "all"),
 		intRangeOrZero("test-limit", f.testLimit, 1, mnist.TestImages, "all"), checkOutputDirs(f.out)); err != nil {
 		return err
+	}
+	if isSet(fs, "lr-decay") && f.schedule == "cosine" {
+		return fmt.Errorf("%w: --lr-decay must be left out with --schedule cosine (the cosine schedule sets the rate)", errUsage)
 	}
 	n := mnist.TrainImages
 	if f.limit > 0 {
@@ -151,7 +154,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if err := f.validate(); err != nil {
+	if err := f.validate(fs); err != nil {
 		return err
 	}
 	t := mnist.Task(f.task)
