@@ -21,6 +21,8 @@ import (
 type command struct {
 	name    string
 	summary string
+	// subcommands: errors name "krelu NAME SUB", SUB being the first argument.
+	subcommands bool
 	// run executes the command. It returns errUsage (possibly wrapped) for
 	// bad flags, any other error for failures; it never calls os.Exit.
 	run func(args []string, stdout, stderr io.Writer) error
@@ -183,16 +185,20 @@ func krelu(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	err := c.run(args[1:], stdout, stderr)
+	name := c.name
+	if c.subcommands && len(args) > 1 && !strings.HasPrefix(args[1], "-") {
+		name += " " + args[1]
+	}
 	switch {
 	case err == nil:
 		return 0
 	case errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.Is(err, errUsage):
-		fmt.Fprintf(stderr, "krelu %s: %s\n", c.name, plainText(strings.TrimPrefix(err.Error(), errUsage.Error()+": ")))
+		fmt.Fprintf(stderr, "krelu %s: %s\n", name, plainText(strings.TrimPrefix(err.Error(), errUsage.Error()+": ")))
 		return 2
 	default:
-		fmt.Fprintf(stderr, "krelu %s: %s\n", c.name, plainText(err.Error()))
+		fmt.Fprintf(stderr, "krelu %s: %s\n", name, plainText(err.Error()))
 		return 1
 	}
 }

@@ -16,7 +16,7 @@ import (
 )
 
 func init() {
-	register(command{name: "sst2", summary: "transformer on SST-2: train, eval, swap activations, encrypted inference", run: runSST2})
+	register(command{name: "sst2", summary: "transformer on SST-2: train, eval, swap activations, encrypted inference", run: runSST2, subcommands: true})
 }
 
 const sst2Usage = `usage: krelu sst2 train|eval|swap|infer [flags]
