@@ -89,7 +89,9 @@ var numericFlag = regexp.MustCompile(`(?m)^  -(\S+) (int|int64|uint|uint64|float
 
 // TestCatalogueCoversEveryNumericFlag fails when a command has a numeric
 // flag that the bad-input catalogue (testdata/script/bad_flags_*.txtar)
-// does not exercise: a new flag needs its bad cases.
+// does not exercise: a new flag needs its bad cases. Cases in a file that
+// starts with "skip" (commands of other branches, pending their merge)
+// count, and are listed in the log.
 func TestCatalogueCoversEveryNumericFlag(t *testing.T) {
 	covered := map[string]bool{}
 	files, _ := filepath.Glob("testdata/script/bad_flags_*.txtar")
@@ -97,6 +99,9 @@ func TestCatalogueCoversEveryNumericFlag(t *testing.T) {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if bytes.HasPrefix(b, []byte("skip")) {
+			t.Logf("%s is skipped: %s", f, strings.SplitN(string(b), "\n", 2)[0])
 		}
 		for _, line := range strings.Split(string(b), "\n") {
 			w := strings.Fields(line)
