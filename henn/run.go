@@ -46,7 +46,7 @@ type Stats struct {
 // decrypted at a time (rounded up to whole ciphertext groups): it bounds
 // memory (10,000 MNIST images at once in the Slots layout would be about
 // a gigabyte of ciphertexts) without changing per-input costs.
-const chunkInputs = 256
+var chunkInputs = 256 // a variable for the test of several chunks
 
 // Run compiles net, makes a client and a server, and runs inputs through
 // encryption, evaluation and decryption in process. With opts.Mode = Auto
