@@ -1,6 +1,7 @@
 package henn
 
 import (
+	"errors"
 	"fmt"
 	"time"
 )
@@ -36,7 +37,16 @@ type Stats struct {
 	InputBytes  int64 `json:"input_ciphertext_bytes"`  // all encrypted inputs
 	OutputBytes int64 `json:"output_ciphertext_bytes"` // all encrypted outputs
 	KeyBytes    int64 `json:"evaluation_key_bytes"`    // relinearization + Galois keys
+	// LatencyKeyBytes are the keys of the latency run when it used another
+	// layout (Mode Auto), else 0.
+	LatencyKeyBytes int64 `json:"latency_evaluation_key_bytes,omitempty"`
 }
+
+// chunkInputs is about how many inputs are encrypted, evaluated and
+// decrypted at a time (rounded up to whole ciphertext groups): it bounds
+// memory (10,000 MNIST images at once in the Slots layout would be about
+// a gigabyte of ciphertexts) without changing per-input costs.
+var chunkInputs = 256 // a variable for the test of several chunks
 
 // Run compiles net, makes a client and a server, and runs inputs through
 // encryption, evaluation and decryption in process. With opts.Mode = Auto
@@ -58,14 +68,16 @@ func Run(net Network, inputs [][]float64, opts Options) ([][]float64, Stats, err
 			return nil, st, fmt.Errorf("henn: packed latency run: %w", err)
 		}
 		st.Mode = "auto (slots batch, packed latency)"
-		st.Latency = one.Latency
+		st.Latency, st.LatencyKeyBytes = one.Latency, one.KeyBytes
 		return logits, st, nil
 	}
 	m, err := Compile(net, opts)
 	if err != nil {
 		return nil, Stats{}, err
 	}
-	return runModel(m, len(inputs), func(c *Client) (*Ciphertexts, error) { return c.EncryptBatch(m.Layout(), inputs) })
+	return runModel(m, len(inputs), func(c *Client, lo, hi int) (*Ciphertexts, error) {
+		return c.EncryptBatch(m.Layout(), inputs[lo:hi])
+	})
 }
 
 // RunFFN is [Run] for an FFN block over sentences of token vectors.
@@ -74,15 +86,22 @@ func RunFFN(b FFNBlock, sentences [][][]float64, opts Options) ([][]float64, Sta
 	if err != nil {
 		return nil, Stats{}, err
 	}
-	return runModel(m, len(sentences), func(c *Client) (*Ciphertexts, error) {
-		return c.EncryptSentences(m.Layout(), sentences)
+	return runModel(m, len(sentences), func(c *Client, lo, hi int) (*Ciphertexts, error) {
+		return c.EncryptSentences(m.Layout(), sentences[lo:hi])
 	})
 }
 
-func runModel(m *Model, n int, encrypt func(*Client) (*Ciphertexts, error)) ([][]float64, Stats, error) {
+// runModel makes the keys and the server of m, then runs n inputs
+// through encrypt(inputs[lo:hi]), evaluation and decryption: the first
+// ciphertext group alone (its round trip is Stats.Latency), then the rest
+// in chunks of about chunkInputs inputs.
+func runModel(m *Model, n int, encrypt func(c *Client, lo, hi int) (*Ciphertexts, error)) ([][]float64, Stats, error) {
 	l := m.Layout()
 	st := Stats{Mode: l.Mode.String(), Preset: m.Preset(), LogN: l.Params.LogN(), Slots: l.Params.MaxSlots(),
 		Depth: m.Depth(), Inputs: n, PerCiphertext: l.PerCiphertext(), Rotations: len(m.Rotations())}
+	if n == 0 {
+		return nil, st, errors.New("henn: no inputs to run")
+	}
 	t0 := time.Now()
 	client, err := NewClient(m.Params())
 	if err != nil {
@@ -101,54 +120,46 @@ func runModel(m *Model, n int, encrypt func(*Client) (*Ciphertexts, error)) ([][
 	}
 	st.Setup = time.Since(t0)
 
+	per := st.PerCiphertext
+	chunk := per * max(1, chunkInputs/per)
 	cpu0 := cpuTime()
-	t0 = time.Now()
-	in, err := encrypt(client)
-	if err != nil {
-		return nil, st, err
-	}
-	st.Encrypt = time.Since(t0)
-	st.InputBytes = in.BinarySize()
-
-	// The first group alone gives the single-input latency; the rest follow.
-	first := &Ciphertexts{Groups: in.Groups[:1], Counts: in.Counts[:1]}
-	rest := &Ciphertexts{Groups: in.Groups[1:], Counts: in.Counts[1:]}
-	if in.Lengths != nil {
-		first.Lengths, rest.Lengths = in.Lengths[:1], in.Lengths[1:]
-	}
-	t0 = time.Now()
-	out, err := server.Evaluate(first)
-	if err != nil {
-		return nil, st, err
-	}
-	evalFirst := time.Since(t0)
-	t0 = time.Now()
-	logits, err := client.DecryptLogits(l, out)
-	if err != nil {
-		return nil, st, err
-	}
-	decFirst := time.Since(t0)
-	encFirst := st.Encrypt / time.Duration(len(in.Groups))
-	st.Latency = encFirst + evalFirst + decFirst
-	st.OutputBytes = out.BinarySize()
-	st.Evaluate, st.Decrypt = evalFirst, decFirst
-	if len(rest.Groups) > 0 {
-		t0 = time.Now()
-		out2, err := server.Evaluate(rest)
+	var logits [][]float64
+	for lo := 0; lo < n; {
+		hi := min(lo+chunk, n)
+		if lo == 0 {
+			hi = min(per, n) // the first group alone gives the single-input latency
+		}
+		t0 := time.Now()
+		in, err := encrypt(client, lo, hi)
 		if err != nil {
 			return nil, st, err
 		}
-		st.Evaluate += time.Since(t0)
+		enc := time.Since(t0)
 		t0 = time.Now()
-		more, err := client.DecryptLogits(l, out2)
+		out, err := server.Evaluate(in)
 		if err != nil {
 			return nil, st, err
 		}
-		st.Decrypt += time.Since(t0)
-		st.OutputBytes += out2.BinarySize()
-		logits = append(logits, more...)
+		eval := time.Since(t0)
+		t0 = time.Now()
+		got, err := client.DecryptLogits(l, out)
+		if err != nil {
+			return nil, st, err
+		}
+		dec := time.Since(t0)
+		if len(got) != hi-lo {
+			return nil, st, fmt.Errorf("henn: %d outputs for %d inputs", len(got), hi-lo)
+		}
+		if lo == 0 {
+			st.Latency = enc + eval + dec
+		}
+		st.Encrypt, st.Evaluate, st.Decrypt = st.Encrypt+enc, st.Evaluate+eval, st.Decrypt+dec
+		st.InputBytes += in.BinarySize()
+		st.OutputBytes += out.BinarySize()
+		logits = append(logits, got...)
+		lo = hi
 	}
 	st.CPU = cpuTime() - cpu0
-	st.PerInput = (st.Encrypt + st.Evaluate + st.Decrypt) / time.Duration(max(n, 1))
+	st.PerInput = (st.Encrypt + st.Evaluate + st.Decrypt) / time.Duration(n)
 	return logits, st, nil
 }

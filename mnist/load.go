@@ -11,10 +11,13 @@ import (
 
 // Image geometry shared by MNIST and Fashion-MNIST.
 const (
-	Rows    = 28
-	Cols    = 28
-	Pixels  = Rows * Cols
-	Classes = 10
+	Rows   = 28
+	Cols   = 28
+	Pixels = Rows * Cols
+	// TrainImages and TestImages are the sizes of both tasks' sets.
+	TrainImages = 60000
+	TestImages  = 10000
+	Classes     = 10
 )
 
 // Set is a labelled image set: one image per row of X, pixels in [0, 1].
@@ -71,6 +74,14 @@ func FromIDX(images, labels *IDX) (*Set, error) {
 	}
 	return NewSet(mat.NewDense(n, Pixels, x), y)
 }
+
+// Preprocess names how Load turns the IDX bytes into model inputs; models
+// record it (nn.Network.Preprocess) so that they are never fed data
+// prepared another way.
+const Preprocess = "pixel bytes / 255, row-major"
+
+// InputShape is the shape of one image as models see it.
+var InputShape = []int{Rows, Cols}
 
 // Task names a dataset.
 type Task string

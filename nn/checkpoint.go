@@ -11,28 +11,37 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 )
 
 // Magic and Version identify a checkpoint; see the package documentation
 // for the layout.
 const (
 	Magic   = "KRELUNN\x00"
-	Version = 1
+	Version = 2
 )
+
+// minVersion is the oldest format Load reads. Version 2 added the input
+// shape and preprocessing to the header; version-1 files have neither
+// (and may lack the task), see CheckTask.
+const minVersion = 1
 
 // maxHeader bounds the JSON header so a corrupt length cannot allocate much.
 const maxHeader = 1 << 20
 
 type header struct {
-	Arch     string      `json:"arch"`
-	Task     string      `json:"task,omitempty"`
-	InputDim int         `json:"input_dim"`
-	Layers   []LayerSpec `json:"layers"`
+	Arch       string      `json:"arch"`
+	Task       string      `json:"task,omitempty"`
+	InputDim   int         `json:"input_dim"`
+	InputShape []int       `json:"input_shape,omitempty"`
+	Preprocess string      `json:"preprocess,omitempty"`
+	Layers     []LayerSpec `json:"layers"`
 }
 
-// Save writes n as a version-1 checkpoint.
+// Save writes n as a checkpoint of the current Version.
 func (n *Network) Save(w io.Writer) error {
-	h, err := json.Marshal(header{Arch: n.Arch, Task: n.Task, InputDim: n.InputDim, Layers: n.Specs()})
+	h, err := json.Marshal(header{Arch: n.Arch, Task: n.Task, InputDim: n.InputDim, InputShape: n.InputShape,
+		Preprocess: n.Preprocess, Layers: n.Specs()})
 	if err != nil {
 		return err
 	}
@@ -70,8 +79,8 @@ func Load(r io.Reader) (*Network, error) {
 		return nil, errors.New("checkpoint: not a krelu network checkpoint (bad magic)")
 	}
 	rest := data[len(Magic):]
-	if v := binary.LittleEndian.Uint32(rest); v != Version {
-		return nil, fmt.Errorf("checkpoint: format version %d not supported (this build reads version %d)", v, Version)
+	if v := binary.LittleEndian.Uint32(rest); v < minVersion || v > Version {
+		return nil, fmt.Errorf("checkpoint: format version %d not supported (this build reads versions %d to %d)", v, minVersion, Version)
 	}
 	hl := binary.LittleEndian.Uint32(rest[4:])
 	if hl > maxHeader || int(hl) > len(rest)-12 {
@@ -91,6 +100,10 @@ func Load(r io.Reader) (*Network, error) {
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
+	if h.InputShape != nil && product(h.InputShape) != h.InputDim {
+		return nil, fmt.Errorf("checkpoint: input shape %v does not hold %d inputs", h.InputShape, h.InputDim)
+	}
+	n.InputShape, n.Preprocess = h.InputShape, h.Preprocess
 	vals := body[len(Magic)+8+int(hl):]
 	want := 0
 	for _, p := range n.Params() {
@@ -155,4 +168,44 @@ func (n *Network) SameArchitecture(m *Network) error {
 		}
 	}
 	return fmt.Errorf("checkpoint architecture %q does not match the network: have %s, want %s", m.Arch, m.Describe(), n.Describe())
+}
+
+func product(shape []int) int {
+	p := 1
+	for _, d := range shape {
+		if d <= 0 || p > 1<<30/d {
+			return -1
+		}
+		p *= d
+	}
+	return p
+}
+
+// ErrTaskMismatch is wrapped by CheckTask's errors.
+var ErrTaskMismatch = errors.New("model trained for another task")
+
+// CheckTask returns an error wrapping ErrTaskMismatch unless n can be
+// used on task, whose data have the given input shape and preprocessing.
+// A checkpoint without a recorded task (written before krelu recorded
+// one) is accepted only when the caller names the task explicitly
+// (explicit = true): MNIST and Fashion-MNIST models have the same shape,
+// so the task cannot be inferred from it. Recorded shape and
+// preprocessing must match when present; InputDim always must.
+func (n *Network) CheckTask(task string, explicit bool, shape []int, preprocess string) error {
+	switch {
+	case n.Task == "" && !explicit:
+		return fmt.Errorf("%w: the model records no task (checkpoint written before krelu recorded it); name the task it was trained for explicitly", ErrTaskMismatch)
+	case n.Task != "" && n.Task != task:
+		return fmt.Errorf("%w: the model was trained for %s, not %s (its accuracy there would be meaningless)", ErrTaskMismatch, n.Task, task)
+	}
+	if want := product(shape); n.InputDim != want {
+		return fmt.Errorf("%w: the model takes %d inputs; %s inputs have shape %v = %d values", ErrTaskMismatch, n.InputDim, task, shape, want)
+	}
+	if n.InputShape != nil && !slices.Equal(n.InputShape, shape) {
+		return fmt.Errorf("%w: the model takes inputs of shape %v; %s inputs have shape %v", ErrTaskMismatch, n.InputShape, task, shape)
+	}
+	if n.Preprocess != "" && n.Preprocess != preprocess {
+		return fmt.Errorf("%w: the model was trained on inputs preprocessed as %q; %s inputs are %q", ErrTaskMismatch, n.Preprocess, task, preprocess)
+	}
+	return nil
 }

@@ -43,19 +43,22 @@
 //
 // # Checkpoints
 //
-// A checkpoint (format version 1) is, in order:
+// A checkpoint (format version 2) is, in order:
 //
 //	magic   8 bytes  "KRELUNN\x00"
-//	version uint32 little-endian, = 1
+//	version uint32 little-endian, = 2 (Load also reads 1)
 //	hlen    uint32 little-endian, length of the header
-//	header  hlen bytes of JSON: {"arch", "task", "input_dim", "layers": [...]}
+//	header  hlen bytes of JSON: {"arch", "task", "input_dim", "input_shape",
+//	        "preprocess", "layers": [...]}
 //	        each layer {"type": "dense"|"conv"|"act", sizes, "poly": [...]}
 //	params  float64 little-endian, layer by layer (W then b), in header order
 //	crc     uint32 little-endian, IEEE CRC-32 of everything before it
 //
 // The header fully describes the architecture, so Load rebuilds the network
 // without any other input, and LoadInto refuses a checkpoint whose layers
-// differ from the receiving network's.
+// differ from the receiving network's. Task, input shape and preprocessing
+// (version 2; version 1 has at most the task) say which data the model was
+// trained for: Network.CheckTask refuses any other.
 //
 // # Decision-aware quadratic
 //

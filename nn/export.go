@@ -28,7 +28,7 @@ func (n *Network) HENN() (henn.Network, error) {
 			}
 			out.Layers = append(out.Layers, henn.Poly{Coeffs: append(approx.Poly(nil), l.Poly...)})
 		default:
-			return henn.Network{}, fmt.Errorf("nn: layer %d (%T) has no encrypted form", i, l)
+			return henn.Network{}, fmt.Errorf("nn: layer %d (%s) has no encrypted form", i, l.Spec().Type)
 		}
 	}
 	return out, nil

@@ -15,9 +15,14 @@ import (
 // Network is a feed-forward stack of layers ending in class logits.
 type Network struct {
 	Arch     string // "mlp", "cnn" or a caller's name; stored in checkpoints
-	Task     string // dataset the model was trained on, informational
+	Task     string // dataset the model was trained for; "" in old checkpoints
 	InputDim int
 	Layers   []Layer
+	// InputShape (e.g. [28 28]) and Preprocess (how raw data become the
+	// inputs, e.g. mnist.Preprocess) are recorded in checkpoints so that
+	// a model is never scored on data prepared another way; see CheckTask.
+	InputShape []int
+	Preprocess string
 }
 
 // NewMLP returns a perceptron with the given layer widths (sizes[0] is the
@@ -214,6 +219,7 @@ func (n *Network) Clone() *Network {
 	if err != nil {
 		panic("nn: cloning a valid network failed: " + err.Error())
 	}
+	m.InputShape, m.Preprocess = append([]int(nil), n.InputShape...), n.Preprocess
 	src, dst := n.Params(), m.Params()
 	for i := range src {
 		copy(dst[i].Value, src[i].Value)

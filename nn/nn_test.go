@@ -2,6 +2,7 @@ package nn
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -291,10 +292,10 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	if _, err := Load(strings.NewReader("GIF89a........................")); err == nil || !strings.Contains(err.Error(), "magic") {
 		t.Errorf("not a checkpoint: %v", err)
 	}
-	v2 := append([]byte{}, b.Bytes()...)
-	v2[8] = 2
-	if _, err := Load(bytes.NewReader(v2)); err == nil || !strings.Contains(err.Error(), "version 2") {
-		t.Errorf("version 2: %v", err)
+	future := append([]byte{}, b.Bytes()...)
+	future[8] = Version + 1
+	if _, err := Load(bytes.NewReader(future)); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("version %d", Version+1)) {
+		t.Errorf("version %d: %v", Version+1, err)
 	}
 }
 

@@ -33,10 +33,10 @@ for data in normal uniform:-4,4 t:3 laplace:1; do
 done
 echo "### \`krelu demo\` (stories260K token embeddings, held-out tokens)"
 echo
-"$K" demo --logn 0 -out "$OUT/demo" | grep -v '^wrote '
+"$K" demo --no-he -o "$OUT/demo" | grep -v '^wrote '
 echo
-variants "demo -out $OUT/demo2 --criterion mix:0.5" "demo -out $OUT/demo3 --criterion max"
+variants "demo -o $OUT/demo2 --criterion mix:0.5" "demo -o $OUT/demo3 --criterion max"
 echo
 echo "### \`krelu demo --data t:3\` (20000 simulated calibration draws, 20000 held-out draws)"
 echo
-"$K" demo --logn 0 --data t:3 -out "$OUT/demo_t3" | grep -v '^wrote '
+"$K" demo --no-he --data t:3 -o "$OUT/demo_t3" | grep -v '^wrote '

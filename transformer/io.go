@@ -2,6 +2,7 @@ package transformer
 
 import (
 	"encoding/gob"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -22,13 +23,40 @@ type modelFile struct {
 	Vocab     []string
 	Params    map[string][]float64
 	Info      map[string]string
+	// Task and Preprocess are absent (empty) in files written before
+	// krelu recorded them; Load fills in the only values those had.
+	Task       string
+	Preprocess string
 }
+
+// TaskSST2 is the task of the SST-2 classifier (the only one so far), and
+// PreprocessSST2 how its sentences become token ids (Tokenize, then the
+// model's vocabulary, unknown words → UNK).
+const (
+	TaskSST2       = "sst2"
+	PreprocessSST2 = "lower-case, split on white space (PTB tokens), vocabulary ids, unknown → <unk>"
+)
+
+// ErrNotModel is wrapped by Load's error for a file that is not a krelu
+// transformer model.
+var ErrNotModel = errors.New("not a krelu transformer model")
 
 // Saved is a model with its vocabulary and free-form provenance.
 type Saved struct {
 	Model *Model
 	Vocab *Vocab
 	Info  map[string]string
+	// Task and Preprocess say what the model was trained for; Save writes
+	// TaskSST2 and PreprocessSST2 when they are empty.
+	Task, Preprocess string
+}
+
+// CheckTask returns an error unless s was trained for task.
+func (s *Saved) CheckTask(task string) error {
+	if s.Task != task {
+		return fmt.Errorf("transformer: the model was trained for %s, not %s", s.Task, task)
+	}
+	return nil
 }
 
 // Save writes s in a gob encoding tagged ModelFormat.
@@ -38,7 +66,11 @@ func (s *Saved) Save(w io.Writer) error {
 		return fmt.Errorf("transformer: vocabulary has %d words, model %d", s.Vocab.Len(), m.Cfg.Vocab)
 	}
 	f := modelFile{Format: ModelFormat, Cfg: m.Cfg, ActName: m.Act.Name, ActPoly: m.Act.Poly,
-		TrainEmb: m.TrainEmb, LearnRows: m.LearnRows, Vocab: s.Vocab.Words, Params: map[string][]float64{}, Info: s.Info}
+		TrainEmb: m.TrainEmb, LearnRows: m.LearnRows, Vocab: s.Vocab.Words, Params: map[string][]float64{}, Info: s.Info,
+		Task: s.Task, Preprocess: s.Preprocess}
+	if f.Task == "" {
+		f.Task, f.Preprocess = TaskSST2, PreprocessSST2
+	}
 	for _, p := range m.Params() {
 		f.Params[p.Name] = p.W
 	}
@@ -61,11 +93,16 @@ func (s *Saved) SaveFile(path string) error {
 // Load reads a model written by Save, checking its format and shapes.
 func Load(r io.Reader) (*Saved, error) {
 	var f modelFile
+	// The decoder's own messages name Go types and wire ids: they say
+	// nothing to a user, so any decoding failure is reported as what it is.
 	if err := gob.NewDecoder(r).Decode(&f); err != nil {
-		return nil, fmt.Errorf("transformer: decoding model: %w", err)
+		return nil, fmt.Errorf("%w (it could not be decoded: another kind of file, truncated or corrupt; write one with krelu sst2 train)", ErrNotModel)
 	}
 	if f.Format != ModelFormat {
-		return nil, fmt.Errorf("transformer: model format %q, want %q", f.Format, ModelFormat)
+		return nil, fmt.Errorf("%w: format %q, this build reads %q", ErrNotModel, f.Format, ModelFormat)
+	}
+	if f.Task == "" { // written before tasks were recorded: SST-2 was the only one
+		f.Task, f.Preprocess = TaskSST2, PreprocessSST2
 	}
 	act := ReLU
 	if f.ActPoly != nil {
@@ -97,14 +134,14 @@ func Load(r io.Reader) (*Saved, error) {
 	if v.Len() != f.Cfg.Vocab {
 		return nil, fmt.Errorf("transformer: model vocabulary has duplicate words")
 	}
-	return &Saved{Model: m, Vocab: v, Info: f.Info}, nil
+	return &Saved{Model: m, Vocab: v, Info: f.Info, Task: f.Task, Preprocess: f.Preprocess}, nil
 }
 
 // LoadFile reads the model at path.
 func LoadFile(path string) (*Saved, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("transformer: %w", err)
+		return nil, err
 	}
 	defer f.Close()
 	s, err := Load(f)

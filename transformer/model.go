@@ -26,7 +26,7 @@ type Config struct {
 func (c Config) Validate() error {
 	switch {
 	case c.Vocab < 1, c.EmbDim < 1, c.Dim < 1, c.Hidden < 1, c.MaxLen < 1:
-		return fmt.Errorf("transformer: sizes must be positive: %+v", c)
+		return fmt.Errorf("transformer: sizes must be positive: vocabulary %d, embedding %d, dimension %d, hidden %d, max length %d", c.Vocab, c.EmbDim, c.Dim, c.Hidden, c.MaxLen)
 	case c.Heads < 1 || c.Dim%c.Heads != 0:
 		return fmt.Errorf("transformer: %d heads do not divide dimension %d", c.Heads, c.Dim)
 	case c.Layers < 1 || c.Layers > 8:

@@ -52,7 +52,7 @@ func Train(m *Model, train, dev *Dataset, opt TrainOptions) ([]EpochStats, error
 		return nil, errors.New("transformer: empty training set")
 	}
 	if opt.Epochs < 1 || opt.Batch < 1 || !(opt.LR > 0) {
-		return nil, fmt.Errorf("transformer: bad training options %+v", opt)
+		return nil, fmt.Errorf("transformer: training needs epochs ≥ 1, batch ≥ 1 and a learning rate > 0; have epochs %d, batch %d, learning rate %g", opt.Epochs, opt.Batch, opt.LR)
 	}
 	rng := rand.New(rand.NewPCG(opt.Seed, 0x5eed))
 	adam := optim.NewAdam(opt.LR)

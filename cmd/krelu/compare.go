@@ -25,14 +25,13 @@ func runCompare(args []string, stdout, stderr io.Writer) error {
 	plot := fs.String("plot", "", "write curves and errors against ReLU to FILE.png|.svg (and the bandwidth trade-off to FILE_tradeoff.EXT)")
 	tradeoff := fs.String("tradeoff", "", "write the RMSE-vs-max-error curve over bandwidth h (every kernel) to FILE.png|.svg")
 	out := fs.String("o", "", "write the table to FILE instead of stdout")
+	alias(fs, "out", "o")
 	setUsage(fs, stderr, "krelu compare --data SOURCE [--holdout SOURCE] [--kernel gaussian] [--bandwidth H|auto] [--format md|csv|json] [--plot FILE.png|.svg] [--tradeoff FILE.png|.svg] [-o FILE]", sourceHelp)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	switch *format {
-	case "md", "csv", "json":
-	default:
-		return fmt.Errorf("%w: --format %q (want md, csv or json)", errUsage, *format)
+	if err := firstErr(oneOf("format", *format, "md", "csv", "json"), ff.validate()); err != nil {
+		return err
 	}
 	for _, p := range []string{*plot, *tradeoff} {
 		if p != "" && !isPlotExt(p) {
@@ -44,12 +43,6 @@ func runCompare(args []string, stdout, stderr io.Writer) error {
 	}
 	if strings.EqualFold(ff.kernel, "none") {
 		return fmt.Errorf("%w: compare needs a kernel for the kernel method; the direct fit (kernel none) is always a row", errUsage)
-	}
-	if ff.degree < 1 || ff.degree > approx.MaxDegree {
-		return fmt.Errorf("degree %d out of range [1, %d]", ff.degree, approx.MaxDegree)
-	}
-	if !ff.bw.auto && !(ff.bw.h > 0) {
-		return fmt.Errorf("bandwidth h = %v must be positive", ff.bw.h)
 	}
 	cal, hold, err := ff.sources()
 	if err != nil {

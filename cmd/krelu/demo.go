@@ -23,35 +23,33 @@ llama2.c model (512 tokens × 64 dims), split by token: a random quarter of the
 tokens is held out. --data SOURCE uses other data instead: a distribution is
 simulated (--n calibration and --n held-out draws), a file is split at random.
 Writes DIR/demo.md, DIR/demo.csv, DIR/activation.json, DIR/demo_curves.png and
-DIR/demo_tradeoff.png and, unless --logn 0, DIR/he.json: the fitted activation
+DIR/demo_tradeoff.png and DIR/he.json: the fitted activation
 evaluated on the encrypted held-out values (CKKS, Lattigo v6) with levels,
-precision and timings (DIR is created; default ./krelu-demo).
+precision and timings, unless --no-he (DIR is created; default ./krelu-demo).
 `
 
 func runDemo(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("demo", stderr)
-	outDir := fs.String("out", "krelu-demo", "output directory (created if missing)")
+	outDir := fs.String("o", "krelu-demo", "output directory (created if missing)")
+	alias(fs, "out", "o")
 	data := fs.String("data", "embeddings", "embeddings (stories260K token embeddings) or a SOURCE as in krelu fit")
 	n := fs.Int("n", 20000, "draws per split when --data is a distribution")
 	frac := fs.Float64("holdout-frac", 0.25, "held-out fraction of tokens / values")
 	seed := fs.Uint64("seed", 1, "seed of the split and the simulation")
 	kernel := fs.String("kernel", "gaussian", "smoothing kernel of the kernel method")
-	logN := fs.Int("logn", 13, "ring degree log2 N of the encrypted step (13–16); 0 skips it")
+	logN := fs.Int("logn", 0, logNHelp)
+	noHE := fs.Bool("no-he", false, "skip the encrypted step")
 	criterion := fs.String("criterion", approx.DefaultCriterion, "bandwidth cross-validation criterion: rmse, max or mix:W")
-	setUsage(fs, stderr, "krelu demo [-out DIR] [--data embeddings|SOURCE]", demoHelp)
+	setUsage(fs, stderr, "krelu demo [-o DIR] [--data embeddings|SOURCE] [--logn 0] [--no-he]", demoHelp)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if !(*frac > 0 && *frac < 1) {
-		return fmt.Errorf("%w: --holdout-frac %v must be in (0, 1)", errUsage, *frac)
+	if err := firstErr(floatRange("holdout-frac", *frac, 0, 1, true, true), intRange("n", *n, 10, 1<<24),
+		oneOf("kernel", *kernel, approx.KernelNames()...), checkLogN(*logN)); err != nil {
+		return err
 	}
-	if *n < 10 {
-		return fmt.Errorf("%w: --n %d too small", errUsage, *n)
-	}
-	if *logN != 0 {
-		if err := checkLogN(*logN); err != nil {
-			return err
-		}
+	if *noHE && isSet(fs, "logn") {
+		return fmt.Errorf("%w: --logn %d: must be left out with --no-he (there is no encrypted step)", errUsage, *logN)
 	}
 	cal, hold, desc, err := demoData(*data, *n, *frac, *seed)
 	if err != nil {
@@ -71,8 +69,15 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	if err := c.WriteMarkdown(stdout); err != nil {
 		return err
 	}
+	fmt.Fprintln(stdout)
+	return demoOutputs(stdout, *outDir, desc, cal, hold, c, *logN, !*noHE)
+}
+
+// demoOutputs writes the demo's files into dir: the table, the fitted
+// activation, its encrypted evaluation (when he) and the plots.
+func demoOutputs(stdout io.Writer, dir, desc string, cal, hold *approx.Sample, c *approx.Comparison, logN int, withHE bool) error {
 	write := func(name string, render func(io.Writer) error) error {
-		p := filepath.Join(*outDir, name)
+		p := filepath.Join(dir, name)
 		f, err := os.Create(p)
 		if err != nil {
 			return err
@@ -87,7 +92,6 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "wrote %s\n", p)
 		return nil
 	}
-	fmt.Fprintln(stdout)
 	if err := write("demo.md", func(w io.Writer) error {
 		fmt.Fprintf(w, "# krelu demo\n\nData: %s. Calibration n=%d, holdout n=%d.\n\n", desc, len(cal.X), len(hold.X))
 		return c.WriteMarkdown(w)
@@ -107,11 +111,11 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	if err := write("activation.json", a.WriteJSON); err != nil {
 		return err
 	}
-	if *logN != 0 {
+	if withHE {
 		// The encrypted step: the fitted activation on the held-out values
 		// under CKKS, with the bare square and Lattigo's generic evaluator
 		// measured in the same run (see krelu he).
-		r, err := he.RunActivationReport(a, hold.X, *logN)
+		r, err := he.RunActivationReport(a, hold.X, logN)
 		if err != nil {
 			return fmt.Errorf("encrypted step: %w", err)
 		}
@@ -125,12 +129,12 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	curves := filepath.Join(*outDir, "demo_curves.png")
+	curves := filepath.Join(dir, "demo_curves.png")
 	if err := plotComparison(curves, c); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s\n", curves)
-	trade := filepath.Join(*outDir, "demo_tradeoff.png")
+	trade := filepath.Join(dir, "demo_tradeoff.png")
 	if err := plotTradeoff(trade, cal, 2, c.Interval[0], c.Interval[1], c.Kernel, c.Bandwidth); err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -38,26 +39,63 @@ type evalReport struct {
 	RefAgreement      *float64    `json:"agreement_with_reference,omitempty"`
 }
 
+// evalFlags are the flags of krelu eval.
+type evalFlags struct {
+	model, task, arch, swap, out, writeAct, ref string
+	calib, limit                                int
+	bwSD                                        float64
+	asJSON                                      bool
+}
+
+func (f *evalFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.model, "model", "", "model checkpoint (from krelu train; required)")
+	fs.StringVar(&f.task, "task", "", "dataset, mnist or fashion: must be the model's (default: the model's)")
+	fs.StringVar(&f.arch, "arch", "", "refuse a checkpoint of another architecture (mlp or cnn)")
+	fs.StringVar(&f.swap, "swap", "", "replace every activation post hoc: FILE.json, or one of "+nn.SwapMethodNames())
+	fs.IntVar(&f.calib, "calib", 2000, "calibrate the swap on the first N training images, 1..60000")
+	fs.Float64Var(&f.bwSD, "bandwidth-sd", 0.25, "kernel bandwidth as a multiple of the pre-activations' standard deviation (--swap kernel|deg4), in [0, 100]; 0 = chosen by cross-validation")
+	alias(fs, "bandwidth", "bandwidth-sd")
+	fs.IntVar(&f.limit, "limit", 0, "score only the first N test images (0: all 10,000)")
+	fs.BoolVar(&f.asJSON, "json", false, "print the report as JSON")
+	fs.StringVar(&f.out, "o", "", "write the swapped model checkpoint here (needs --swap)")
+	alias(fs, "out", "o")
+	fs.StringVar(&f.writeAct, "write-activation", "", "write the first swapped activation as a krelu.activation/v1 FILE.json (for krelu train --activation; needs --swap)")
+	fs.StringVar(&f.ref, "reference", "", "also report agreement with this model (e.g. the ReLU model a polynomial model is compared with)")
+}
+
+func (f *evalFlags) validate(fs *flag.FlagSet) error {
+	if err := firstErr(required("model", f.model, "MODEL"), oneOf("task", f.task, "", string(mnist.MNIST), string(mnist.Fashion)),
+		oneOf("arch", f.arch, "", "mlp", "cnn"), intRange("calib", f.calib, 1, mnist.TrainImages),
+		floatRange("bandwidth-sd", f.bwSD, 0, 100, false, false), intRangeOrZero("limit", f.limit, 1, mnist.TestImages, "all"),
+		checkOutputDirs(f.out, f.writeAct)); err != nil {
+		return err
+	}
+	if _, ok := nn.SwapMethods[f.swap]; f.swap != "" && !ok && !strings.HasSuffix(f.swap, ".json") {
+		return fmt.Errorf("%w: --swap: unknown swap method %q (want a FILE.json or one of %s)", errUsage, f.swap, nn.SwapMethodNames())
+	}
+	swap := f.swap != ""
+	if err := firstErr(needs(fs, "o", swap, "--swap"), needs(fs, "write-activation", swap, "--swap"), needs(fs, "calib", swap, "--swap"),
+		needs(fs, "bandwidth-sd", swap, "--swap"), needs(fs, "bandwidth", swap, "--swap")); err != nil {
+		return err
+	}
+	if (isSet(fs, "bandwidth-sd") || isSet(fs, "bandwidth")) && f.swap != "kernel" && f.swap != "deg4" {
+		return fmt.Errorf("%w: --bandwidth-sd must come with --swap kernel or deg4 (the other methods have no bandwidth)", errUsage)
+	}
+	return nil
+}
+
 func runEval(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("eval", stderr)
-	model := fs.String("model", "", "model checkpoint (from krelu train)")
-	task := fs.String("task", "", "dataset (default: the model's)")
-	arch := fs.String("arch", "", "refuse a checkpoint of another architecture (mlp or cnn)")
-	swap := fs.String("swap", "", "replace every activation post hoc: FILE.json, or one of kernel, deg4, direct, direct4, square, fastercryptonets, minimax2, decision-aware")
-	calib := fs.Int("calib", 2000, "calibrate the swap on the first N training images")
-	bw := fs.Float64("bandwidth", 0.25, "kernel bandwidth as a multiple of the pre-activations' standard deviation (kernel, deg4); 0 = chosen by cross-validation in approx")
-	limit := fs.Int("limit", 0, "score only the first N test images (0: all 10,000)")
-	asJSON := fs.Bool("json", false, "print the report as JSON")
-	out := fs.String("o", "", "write the swapped model checkpoint here")
-	writeAct := fs.String("write-activation", "", "write the first swapped activation as a krelu.activation/v1 FILE.json (for krelu train --activation)")
-	refModel := fs.String("reference", "", "also report agreement with this model (e.g. the ReLU model a polynomial model is compared with)")
+	var f evalFlags
+	f.register(fs)
+	setUsage(fs, stderr, "krelu eval --model MODEL [--task mnist|fashion] [--limit N] [--swap METHOD|FILE.json [--calib 2000] [-o MODEL] [--write-activation FILE.json]] [--reference MODEL] [--json]", "")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if _, ok := nn.SwapMethods[*swap]; *swap != "" && !ok && !strings.HasSuffix(*swap, ".json") {
-		return fmt.Errorf("%w: --swap: unknown swap method %q (want a FILE.json or one of %s)", errUsage, *swap, nn.SwapMethodNames())
+	if err := f.validate(fs); err != nil {
+		return err
 	}
-	n, te, t, err := imgLoadModel(*model, *task, *arch, *limit)
+	n, te, t, err := imgLoadModel(f.model, f.task, f.arch, f.limit)
 	if err != nil {
 		return err
 	}
@@ -65,9 +103,9 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rep := evalReport{Model: *model, Task: string(t), Arch: n.Arch, Images: te.Len(), Accuracy: nn.Accuracy(base, te.Y)}
-	if *refModel != "" {
-		r, _, _, err := imgLoadModel(*refModel, string(t), "", 0)
+	rep := evalReport{Model: f.model, Task: string(t), Arch: n.Arch, Images: te.Len(), Accuracy: nn.Accuracy(base, te.Y)}
+	if f.ref != "" {
+		r, _, _, err := imgLoadModel(f.ref, string(t), "", 0)
 		if err != nil {
 			return err
 		}
@@ -76,46 +114,45 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		a := nn.Accuracy(base, rp)
-		rep.Reference, rep.RefAgreement = *refModel, &a
+		rep.Reference, rep.RefAgreement = f.ref, &a
 	}
-	if *swap == "" {
-		if *out != "" || *writeAct != "" {
-			return fmt.Errorf("%w: -o and --write-activation need --swap", errUsage)
+	if f.swap != "" {
+		if err := evalSwap(&f, n, t, te, base, &rep); err != nil {
+			return err
 		}
-		return printEval(stdout, rep, *asJSON)
 	}
-	if *calib <= 0 {
-		return fmt.Errorf("%w: --calib %d must be positive", errUsage, *calib)
-	}
+	return printEval(stdout, rep, f.asJSON)
+}
+
+// evalSwap swaps n's activations as --swap says, scores the result on te
+// and fills the swap fields of rep.
+func evalSwap(f *evalFlags, n *nn.Network, t mnist.Task, te *mnist.Set, base []int, rep *evalReport) error {
 	tr, err := mnist.Load(t, "", true)
 	if err != nil {
 		return err
 	}
-	if *calib < tr.Len() {
-		tr = tr.Slice(0, *calib)
+	if f.calib < tr.Len() {
+		tr = tr.Slice(0, f.calib)
 	}
 	var m *nn.Network
 	var res *nn.SwapResult
-	if strings.HasSuffix(*swap, ".json") {
-		a, err := approx.ReadActivationFile(*swap)
+	if strings.HasSuffix(f.swap, ".json") {
+		a, err := approx.ReadActivationFile(f.swap)
 		if err != nil {
 			return err
 		}
-		m, res, err = nn.Swap(n, tr.X, nn.FixedFitter(a.Poly()))
-		if err != nil {
+		if m, res, err = nn.Swap(n, tr.X, nn.FixedFitter(a.Poly())); err != nil {
 			return err
 		}
-	} else {
-		if m, res, err = nn.SwapByName(n, tr.X, *swap, *bw); err != nil {
-			return err
-		}
+	} else if m, res, err = nn.SwapByName(n, tr.X, f.swap, f.bwSD); err != nil {
+		return err
 	}
 	sp, err := m.Predict(te.X)
 	if err != nil {
 		return err
 	}
 	acc, agr := nn.Accuracy(sp, te.Y), nn.Accuracy(sp, base)
-	rep.Swap, rep.CalibImages, rep.SwappedAccuracy, rep.Agreement = *swap, tr.Len(), &acc, &agr
+	rep.Swap, rep.CalibImages, rep.SwappedAccuracy, rep.Agreement = f.swap, tr.Len(), &acc, &agr
 	for i, p := range res.Polys {
 		l := evalLayer{Layer: i, Coefficients: p}
 		if i < len(res.Margin) {
@@ -123,18 +160,18 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		}
 		rep.Layers = append(rep.Layers, l)
 	}
-	if *writeAct != "" {
-		if err := imgWriteActivation(*writeAct, *swap, *bw, res); err != nil {
+	if f.writeAct != "" {
+		if err := imgWriteActivation(f.writeAct, f.swap, f.bwSD, res); err != nil {
 			return err
 		}
 	}
-	if *out != "" {
-		if err := m.SaveFile(*out); err != nil {
+	if f.out != "" {
+		if err := m.SaveFile(f.out); err != nil {
 			return err
 		}
-		rep.SwappedCheckpoint = *out
+		rep.SwappedCheckpoint = f.out
 	}
-	return printEval(stdout, rep, *asJSON)
+	return nil
 }
 
 func printEval(w io.Writer, r evalReport, asJSON bool) error {

@@ -69,11 +69,25 @@ func (f *fitFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.interval, "interval", "auto", "fit interval a,b or rule auto|maxabs|range|qP")
 }
 
+// validate checks the shared flags before any source is read.
+func (f *fitFlags) validate() error {
+	if err := firstErr(required("data", f.data, "SOURCE"), intRange("degree", f.degree, 1, approx.MaxDegree)); err != nil {
+		return err
+	}
+	if strings.EqualFold(f.kernel, "none") {
+		if f.bw.set {
+			return fmt.Errorf("%w: --bandwidth must be left out with --kernel none (the direct fit does not smooth)", errUsage)
+		}
+		return nil
+	}
+	if !f.bw.auto {
+		return positiveFloat("bandwidth", f.bw.h)
+	}
+	return nil
+}
+
 // sources loads the calibration and held-out sources.
 func (f *fitFlags) sources() (cal, hold approx.Source, err error) {
-	if f.data == "" {
-		return nil, nil, fmt.Errorf("%w: --data SOURCE is required", errUsage)
-	}
 	cal, err = approx.ParseSource(f.data)
 	if err != nil {
 		return nil, nil, err
@@ -96,45 +110,36 @@ func runFit(args []string, stdout, stderr io.Writer) error {
 	ridge := fs.Float64("ridge", 0, "ridge penalty on Chebyshev coefficients (method ridge; default 1e-3)")
 	asJSON := fs.Bool("json", false, "print the activation JSON (krelu.activation/v1) to stdout")
 	out := fs.String("o", "", "also write the activation JSON to FILE")
+	alias(fs, "out", "o")
 	setUsage(fs, stderr, "krelu fit --data SOURCE [--target relu] [--kernel gaussian|…|none] [--bandwidth H|auto] [--method ls|ridge|minimax|chebyshev] [--degree 2] [--interval a,b|auto] [--json] [-o FILE]", sourceHelp)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if err := checkOutputDirs(*out); err != nil {
-		return err
-	}
-	cal, hold, err := ff.sources()
-	if err != nil {
-		return err
-	}
-	// Checked here, before the bandwidth rule below reads the method: an
-	// unknown method used to be reported as a missing --bandwidth.
 	m := strings.ToLower(*method)
+	if err := firstErr(ff.validate(), nonNegFloat("ridge", *ridge), checkOutputDirs(*out)); err != nil {
+		return err
+	}
+	// Checked before the bandwidth rule below reads the method: an unknown
+	// method used to be reported as a missing --bandwidth.
 	switch m {
 	case approx.MethodLS, approx.MethodRidge, approx.MethodMinimax, approx.MethodChebyshev, approx.MethodKernReg:
 	default:
 		return fmt.Errorf("%w: unknown --method %q (want %s)", errUsage, *method, strings.Join(approx.Methods, ", "))
 	}
+	kernelFit := !strings.EqualFold(ff.kernel, "none")
+	if kernelFit && ff.bw.auto && !ff.bw.set && m != approx.MethodLS && m != approx.MethodRidge {
+		return fmt.Errorf("%w: --method %s needs an explicit --bandwidth H (auto selects h for least squares) or --kernel none", errUsage, *method)
+	}
+	cal, hold, err := ff.sources()
+	if err != nil {
+		return err
+	}
 	opt := approx.FitOptions{
 		Target: *target, Kernel: ff.kernel, Method: m, Ridge: *ridge, Degree: ff.degree,
 		Interval: ff.interval, Calibration: cal, Holdout: hold, Criterion: ff.criterion,
 	}
-	if ff.degree < 1 || ff.degree > approx.MaxDegree {
-		return fmt.Errorf("degree %d out of range [1, %d]", ff.degree, approx.MaxDegree)
-	}
-	if strings.EqualFold(ff.kernel, "none") {
-		if ff.bw.set {
-			return fmt.Errorf("%w: --bandwidth makes no sense with --kernel none", errUsage)
-		}
-	} else {
-		opt.AutoBandwidth = ff.bw.auto
-		opt.Bandwidth = ff.bw.h
-		if !ff.bw.auto && !(ff.bw.h > 0) {
-			return fmt.Errorf("bandwidth h = %v must be positive", ff.bw.h)
-		}
-		if ff.bw.auto && !ff.bw.set && m != approx.MethodLS && m != approx.MethodRidge {
-			return fmt.Errorf("%w: --method %s needs an explicit --bandwidth H (auto selects h for least squares) or --kernel none", errUsage, *method)
-		}
+	if kernelFit {
+		opt.AutoBandwidth, opt.Bandwidth = ff.bw.auto, ff.bw.h
 	}
 	a, err := approx.FitActivation(opt)
 	if err != nil {

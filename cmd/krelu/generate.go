@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"math"
 
 	"github.com/krelu/krelu/approx"
 	"github.com/krelu/krelu/llama2c"
@@ -26,18 +25,16 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *steps < 1 {
-		return fmt.Errorf("%w: --steps %d must be ≥ 1", errUsage, *steps)
-	}
-	if *temp < 0 || math.IsNaN(*temp) || math.IsInf(*temp, 0) {
-		return fmt.Errorf("%w: --temperature %v must be finite and ≥ 0", errUsage, *temp)
+	// --steps ≤ seq_len is checked once the model is read (its header).
+	if err := firstErr(intRange("steps", *steps, 1, 1<<20), nonNegFloat("temperature", *temp)); err != nil {
+		return err
 	}
 	m, tok, err := loadLlama(*modelPath, *tokPath)
 	if err != nil {
 		return err
 	}
-	if *steps > m.SeqLen {
-		return fmt.Errorf("%w: --steps %d exceeds the model's seq_len %d", errUsage, *steps, m.SeqLen)
+	if err := intRange("steps", *steps, 1, m.SeqLen); err != nil {
+		return fmt.Errorf("%w (the model's seq_len is %d)", err, m.SeqLen)
 	}
 	var act func(float64) float64
 	if *actPath != "" {

@@ -20,14 +20,14 @@ const heDefaultValues = 1 << 13
 func runHE(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("he", stderr)
 	actPath := fs.String("activation", "", "fitted activation JSON (krelu.activation/v1; required)")
-	logN := fs.Int("logn", 14, "ring degree log2: 13, 14, 15 or 16 (128-bit secure presets)")
+	logN := fs.Int("logn", 0, logNHelp)
 	data := fs.String("data", "", "SOURCE of values to encrypt (default: the activation's held-out or calibration file, else normal)")
 	n := fs.Int("n", heDefaultValues, "number of values drawn when SOURCE is a distribution")
 	reps := fs.Int("reps", 3, "timed repetitions (medians reported)")
 	workers := fs.Int("workers", runtime.NumCPU(), "goroutines for the parallel throughput measurement")
 	reference := fs.Bool("reference", false, "also run the composite minimax sign ReLU reference (17 levels: LogN ≥ 15, slow)")
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
-	setUsage(fs, stderr, "krelu he --activation FILE.json [--logn 14] [--data SOURCE] [--n 8192] [--reps 3] [--workers N] [--reference] [--json]", `
+	setUsage(fs, stderr, "krelu he --activation FILE.json [--logn 0] [--data SOURCE] [--n 8192] [--reps 3] [--workers N] [--reference] [--json]", `
 SOURCE is an analytic distribution — normal, normal:MU,SIGMA, uniform:A,B, laplace:B[,MU],
 t:NU[,MU,SIGMA], mix:W@SPEC+W@SPEC… (--n draws) — or a file of values: .npy or whitespace-separated
 text. Values outside the activation's interval are counted and warned about: an encrypted
@@ -36,20 +36,9 @@ polynomial cannot clip them.
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *actPath == "" {
-		return fmt.Errorf("%w: --activation FILE.json is required", errUsage)
-	}
-	if err := checkLogN(*logN); err != nil {
+	if err := firstErr(required("activation", *actPath, "FILE.json"), checkLogN(*logN),
+		intRange("n", *n, 1, 1<<20), intRange("reps", *reps, 1, 100), intRange("workers", *workers, 1, 64)); err != nil {
 		return err
-	}
-	if *n < 1 || *n > 1<<20 {
-		return fmt.Errorf("%w: --n %d out of range [1, 1048576]", errUsage, *n)
-	}
-	if *reps < 1 || *reps > 100 {
-		return fmt.Errorf("%w: --reps %d out of range [1, 100]", errUsage, *reps)
-	}
-	if *workers < 1 || *workers > 64 {
-		return fmt.Errorf("%w: --workers %d out of range [1, 64]", errUsage, *workers)
 	}
 	act, err := approx.ReadActivationFile(*actPath)
 	if err != nil {
@@ -149,13 +138,4 @@ func printHEReport(w io.Writer, r *he.Report, spec string) {
 	fmt.Fprintf(w, "  activation      %8.2f ms wall %8.2f ms CPU at level %d (its lowest)\n", 1e3*r.EvalLowestSeconds, 1e3*r.EvalLowestCPUSeconds, r.EvalLowestLevel)
 	fmt.Fprintf(w, "  decrypt         %8.2f ms wall\n", 1e3*r.DecryptSeconds)
 	fmt.Fprintf(w, "throughput: %.0f slots per CPU second (1 goroutine), %.0f slots/s wall (%d goroutines)\n", r.Throughput, r.ParallelThroughput, r.Workers)
-}
-
-// checkLogN rejects a --logn that has no secure preset before any work
-// is done (krelu demo used to fit and plot everything, then fail).
-func checkLogN(logN int) error {
-	if logN < 13 || logN > 16 {
-		return fmt.Errorf("%w: --logn %d: presets exist for 13, 14, 15 and 16", errUsage, logN)
-	}
-	return nil
 }

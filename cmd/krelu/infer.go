@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -10,6 +11,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/krelu/krelu/henn"
+	"github.com/krelu/krelu/mnist"
 	"github.com/krelu/krelu/nn"
 )
 
@@ -44,36 +46,58 @@ type inferReport struct {
 	SetupSeconds float64 `json:"setup_seconds,omitempty"`
 }
 
+// inferFlags are the flags of krelu infer (image tasks).
+type inferFlags struct {
+	model, task, arch, mode string
+	encrypted, asJSON       bool
+	limit, logN             int
+}
+
+func (f *inferFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.model, "model", "", "model checkpoint (from krelu train or krelu eval --swap ... -o; required)")
+	fs.StringVar(&f.task, "task", "", "dataset, mnist or fashion: must be the model's (default: the model's); sst2 runs krelu sst2 infer")
+	fs.StringVar(&f.arch, "arch", "", "refuse a checkpoint of another architecture (mlp or cnn)")
+	fs.BoolVar(&f.encrypted, "encrypted", false, "classify under CKKS encryption (activations must be polynomials of degree ≤ 2)")
+	fs.IntVar(&f.limit, "limit", 0, "classify only the first N test images (0: all 10,000)")
+	fs.StringVar(&f.mode, "mode", "auto", "encrypted layout: packed (several images per ciphertext, rotations), slots (one ciphertext per pixel, one image per slot) or auto (slots for throughput, packed for single-image latency)")
+	fs.IntVar(&f.logN, "logn", 0, logNHelp)
+	fs.BoolVar(&f.asJSON, "json", false, "print the report as JSON")
+}
+
+func (f *inferFlags) validate(fs *flag.FlagSet) error {
+	if err := firstErr(required("model", f.model, "MODEL"), oneOf("task", f.task, "", string(mnist.MNIST), string(mnist.Fashion)),
+		oneOf("arch", f.arch, "", "mlp", "cnn"), oneOf("mode", f.mode, "packed", "slots", "auto"),
+		intRangeOrZero("limit", f.limit, 1, mnist.TestImages, "all"), checkLogN(f.logN)); err != nil {
+		return err
+	}
+	return firstErr(needs(fs, "mode", f.encrypted, "--encrypted"), needs(fs, "logn", f.encrypted, "--encrypted"))
+}
+
+var inferModes = map[string]henn.Mode{"packed": henn.Packed, "slots": henn.Slots, "auto": henn.Auto}
+
 func runInfer(args []string, stdout, stderr io.Writer) error {
 	if rest, ok := sst2InferArgs(args); ok {
 		return sst2Infer(rest, stdout, stderr)
 	}
 	fs := newFlagSet("infer", stderr)
-	model := fs.String("model", "", "model checkpoint (from krelu train or krelu eval --swap ... -o)")
-	task := fs.String("task", "", "dataset (default: the model's)")
-	arch := fs.String("arch", "", "refuse a checkpoint of another architecture (mlp or cnn)")
-	encrypted := fs.Bool("encrypted", false, "classify under CKKS encryption (activations must be polynomials of degree ≤ 2)")
-	limit := fs.Int("limit", 0, "classify only the first N test images (0: all 10,000)")
-	mode := fs.String("mode", "auto", "encrypted layout: packed (several images per ciphertext, rotations), slots (one ciphertext per pixel, one image per slot) or auto (slots for throughput, packed for single-image latency)")
-	logN := fs.Int("logn", 0, "force the ring degree 2^LOGN (0: smallest secure one that fits)")
-	asJSON := fs.Bool("json", false, "print the report as JSON")
+	var f inferFlags
+	f.register(fs)
+	setUsage(fs, stderr, "krelu infer --model MODEL [--task mnist|fashion|sst2] [--limit N] [--encrypted [--mode auto|packed|slots] [--logn 0]] [--json]", "")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	var thr, lat henn.Mode
-	switch *mode {
-	case "packed":
-		thr, lat = henn.Packed, henn.Packed
-	case "slots":
-		thr, lat = henn.Slots, henn.Slots
-	case "auto":
-		thr, lat = henn.Slots, henn.Packed
-	default:
-		return fmt.Errorf("%w: --mode %q: want packed, slots or auto", errUsage, *mode)
+	if err := f.validate(fs); err != nil {
+		return err
 	}
-	n, te, t, err := imgLoadModel(*model, *task, *arch, *limit)
+	n, te, t, err := imgLoadModel(f.model, f.task, f.arch, f.limit)
 	if err != nil {
 		return err
+	}
+	var hn henn.Network
+	if f.encrypted { // before the plaintext run: a ReLU model fails at once
+		if hn, err = n.HENN(); err != nil {
+			return err
+		}
 	}
 	t0 := time.Now()
 	plainLogits, err := n.Logits(te.X)
@@ -82,9 +106,9 @@ func runInfer(args []string, stdout, stderr io.Writer) error {
 	}
 	plainSecs := time.Since(t0).Seconds()
 	plain := nn.Argmax(plainLogits)
-	rep := inferReport{Model: *model, Task: string(t), Arch: n.Arch, Images: te.Len(),
+	rep := inferReport{Model: f.model, Task: string(t), Arch: n.Arch, Images: te.Len(),
 		PlainAcc: nn.Accuracy(plain, te.Y)}
-	if !*encrypted {
+	if !f.encrypted {
 		rep.Accuracy, rep.Agreement = rep.PlainAcc, 1
 		rep.Amortized = plainSecs / float64(te.Len())
 		t1 := time.Now()
@@ -92,128 +116,35 @@ func runInfer(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		rep.Latency = time.Since(t1).Seconds()
-		return printInfer(stdout, rep, *asJSON)
+		return printInfer(stdout, rep, f.asJSON)
 	}
-	hn, err := n.HENN()
-	if err != nil {
-		return err
-	}
-	rep.Encrypted, rep.Mode, rep.LatencyMode = true, thr.String(), lat.String()
 	images := make([][]float64, te.Len())
 	for i := range images {
 		images[i] = te.X.RawRowView(i)
 	}
-	// Throughput: every image, in chunks of whole ciphertext groups so that
-	// memory stays bounded.
-	run, err := imgSetup(hn, henn.Options{Mode: thr, LogN: *logN})
+	logits, st, err := henn.Run(hn, images, henn.Options{Mode: inferModes[f.mode], LogN: f.logN})
 	if err != nil {
 		return err
 	}
-	rep.Preset, rep.LogN, rep.Depth, rep.SetupSeconds = run.model.Preset(), run.model.Params().LogN(), run.model.Depth(), run.setup
-	rep.KeyBytes = run.keyBytes
-	rep.PerCt = run.model.Layout().PerCiphertext()
-	chunk := rep.PerCt * max(1, 256/rep.PerCt)
-	var enc []int
-	var total, server float64
-	for s := 0; s < len(images); s += chunk {
-		r, err := run.classify(images[s:min(s+chunk, len(images))])
-		if err != nil {
-			return err
+	enc := make([]int, len(logits))
+	for i, l := range logits {
+		enc[i] = argmax(l)
+		for j, v := range l {
+			rep.MaxLogitErr = math.Max(rep.MaxLogitErr, math.Abs(v-plainLogits.At(i, j)))
 		}
-		for i, l := range r.logits {
-			enc = append(enc, argmax(l))
-			for j, v := range l {
-				rep.MaxLogitErr = math.Max(rep.MaxLogitErr, math.Abs(v-plainLogits.At(s+i, j)))
-			}
-		}
-		total += r.seconds
-		server += r.server
-		rep.InBytes += r.inBytes
-		rep.OutBytes += r.outBytes
 	}
+	rep.Encrypted, rep.Mode, rep.LatencyMode = true, f.mode, f.mode
+	if f.mode == "auto" {
+		rep.Mode, rep.LatencyMode = henn.Slots.String(), henn.Packed.String()+" (replicated)"
+	}
+	rep.Preset, rep.LogN, rep.Depth, rep.PerCt = st.Preset, st.LogN, st.Depth, st.PerCiphertext
+	rep.SetupSeconds = (st.KeyGen + st.Setup).Seconds()
+	rep.KeyBytes, rep.LatKeyBytes = st.KeyBytes, st.LatencyKeyBytes
 	rep.Accuracy, rep.Agreement = nn.Accuracy(enc, te.Y), nn.Accuracy(enc, plain)
-	rep.Amortized, rep.ServerPerImg = total/float64(len(images)), server/float64(len(images))
+	rep.Amortized, rep.ServerPerImg = st.PerInput.Seconds(), st.Evaluate.Seconds()/float64(len(images))
+	rep.Latency, rep.InBytes, rep.OutBytes = st.Latency.Seconds(), st.InputBytes, st.OutputBytes
 	rep.CtBytes = rep.InBytes / int64(len(images))
-	// Latency: one image alone, end to end (encrypt, evaluate, decrypt).
-	if lat != thr {
-		if run, err = imgSetup(hn, henn.Options{Mode: lat, LogN: *logN}); err != nil {
-			return err
-		}
-	}
-	r, err := run.classify(images[:1])
-	if err != nil {
-		return err
-	}
-	rep.Latency, rep.LatKeyBytes = r.seconds, run.keyBytes
-	return printInfer(stdout, rep, *asJSON)
-}
-
-type imgRun struct {
-	model    *henn.Model
-	client   *henn.Client
-	server   *henn.Server
-	keyBytes int64
-	setup    float64
-}
-
-type imgResult struct {
-	logits            [][]float64
-	seconds, server   float64
-	inBytes, outBytes int64
-}
-
-type countWriter struct{ n int64 }
-
-func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
-
-// imgSetup compiles the network and does the client's and server's
-// one-time work: keys, and the server's encoded weights.
-func imgSetup(hn henn.Network, opts henn.Options) (*imgRun, error) {
-	t0 := time.Now()
-	m, err := henn.Compile(hn, opts)
-	if err != nil {
-		return nil, err
-	}
-	c, err := henn.NewClient(m.Params())
-	if err != nil {
-		return nil, err
-	}
-	evk, err := c.EvaluationKeys(m.Rotations())
-	if err != nil {
-		return nil, err
-	}
-	var cw countWriter
-	if _, err := evk.WriteTo(&cw); err != nil {
-		return nil, err
-	}
-	s, err := henn.NewServer(m, evk)
-	if err != nil {
-		return nil, err
-	}
-	return &imgRun{model: m, client: c, server: s, keyBytes: cw.n, setup: time.Since(t0).Seconds()}, nil
-}
-
-func (r *imgRun) classify(images [][]float64) (*imgResult, error) {
-	t0 := time.Now()
-	ct, err := r.client.EncryptBatch(r.model.Layout(), images)
-	if err != nil {
-		return nil, err
-	}
-	t1 := time.Now()
-	out, err := r.server.Evaluate(ct)
-	if err != nil {
-		return nil, err
-	}
-	t2 := time.Now()
-	l, err := r.client.DecryptLogits(r.model.Layout(), out)
-	if err != nil {
-		return nil, err
-	}
-	if len(l) != len(images) {
-		return nil, fmt.Errorf("henn returned %d logit vectors for %d images", len(l), len(images))
-	}
-	return &imgResult{logits: l, seconds: time.Since(t0).Seconds(), server: t2.Sub(t1).Seconds(),
-		inBytes: ct.BinarySize(), outBytes: out.BinarySize()}, nil
+	return printInfer(stdout, rep, f.asJSON)
 }
 
 func argmax(v []float64) int {
@@ -250,35 +181,24 @@ func printInfer(w io.Writer, r inferReport, asJSON bool) error {
 }
 
 // sst2InferArgs recognises `krelu infer --task sst2 ...`, the spelling of
-// issue 6, and rewrites it into the arguments of `krelu sst2 infer`
-// (--model becomes -m; --task is dropped). ok is false for image tasks.
+// issue 6, and returns the arguments of `krelu sst2 infer` (without
+// --task). ok is false for image tasks.
 func sst2InferArgs(args []string) (rest []string, ok bool) {
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if !strings.HasPrefix(a, "-") {
+		if !strings.HasPrefix(a, "-") || name != "task" {
 			rest = append(rest, a)
 			continue
 		}
-		switch name {
-		case "task":
-			if !hasVal && i+1 < len(args) {
-				i++
-				val = args[i]
-			}
-			if val != "sst2" {
-				return nil, false
-			}
-			ok = true
-		case "model":
-			if hasVal {
-				rest = append(rest, "-m="+val)
-			} else {
-				rest = append(rest, "-m")
-			}
-		default:
-			rest = append(rest, a)
+		if !hasVal && i+1 < len(args) {
+			i++
+			val = args[i]
 		}
+		if val != "sst2" {
+			return nil, false
+		}
+		ok = true
 	}
 	return rest, ok
 }

