@@ -7,8 +7,9 @@
 // level. The operations:
 //
 //   square: square, relinearize, rescale (krelu's he.Square);
-//   poly2:  p(x) = c0 + c1 x + c2 x^2 evaluated the way the SEAL examples
-//           (4_ckks_basics) and TenSEAL's polyval do it, in two levels:
+//   poly2:  p(x) = c0 + c1 x + c2 x^2 evaluated the way SEAL's example
+//           4_ckks_basics evaluates its polynomial, in the two levels a
+//           SEAL or TenSEAL user spends on degree 2:
 //           x^2 (relinearize, rescale), c2 * x^2 (plaintext multiply,
 //           rescale), c1 * x (plaintext multiply, rescale, mod switch),
 //           scales aligned, added, c0 added. The coefficient plaintexts are
@@ -73,7 +74,7 @@ struct Bench {
   double scale;
   Plaintext p2, p1, p0;  // c2 at level L-1, c1 at the top, c0 at level L-2
 
-  Bench(const SEALContext &ctx, const KeyGenerator &keygen, double scale)
+  Bench(const SEALContext &ctx, KeyGenerator &keygen, double scale)
       : context(ctx), encoder(ctx), evaluator(ctx), decryptor(ctx, keygen.secret_key()), scale(scale) {
     keygen.create_relin_keys(rk);
     PublicKey pk;
