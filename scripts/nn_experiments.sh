@@ -123,7 +123,10 @@ for seed in $SEEDS; do
 	augment-encrypted)
 		[ "$arch" = mlp ] || continue
 		for r in $(seq 1 "$REPS"); do
-			run "$b-encaug-poly.r$r.json" "$KRELU" infer --model "$b-aug-poly.model" --encrypted --json
+			f=$b-encaug-poly.r$r.json
+			[ -s "$f" ] || cut -d' ' -f1 /proc/loadavg > "$f.load" # the machine's load, for the summary
+			run "$f" "$KRELU" infer --model "$b-aug-poly.model" --encrypted --json
+			[ -s "$f.load" ] && [ "$(wc -l < "$f.load")" = 1 ] && cut -d' ' -f1 /proc/loadavg >> "$f.load"
 		done
 		;;
 	encrypted)

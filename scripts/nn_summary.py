@@ -68,6 +68,16 @@ if enc:
               f"{r['latency_seconds_single']:.3f} ({r['latency_mode']}) | {r['preset']} | {r['evaluation_key_bytes']/1e6:.1f} / {keys(r)} | "
               f"{r['ciphertext_bytes_per_image']/1e3:.1f} |")
 
+def loads(task, seed):
+    """The 1-minute load averages recorded around the encrypted runs of a seed."""
+    xs = []
+    for p in glob.glob(f"{out}/{task}-mlp-s{seed}-encaug-poly.r*.json.load"):
+        try:
+            xs += [float(v) for v in open(p).read().split()]
+        except (OSError, ValueError):
+            pass
+    return f"{min(xs):.1f}–{max(xs):.1f}" if xs else "not recorded"
+
 # The "98 % MNIST MLP" recipe (phases augment, augment-encrypted): per seed,
 # then mean ± sd over seeds; the model the README quotes is the seed with the
 # best validation accuracy (test accuracy plays no part in the choice).
@@ -114,8 +124,8 @@ for task in ["mnist", "fashion"]:
             enc[s] = rs
     if enc:
         print(f"\nEncrypted (`krelu infer --encrypted --json`, full test set, repeated; timings median [min–max] over the repeats):\n")
-        print("| seed | repeats | images | accuracy % (plaintext %) | agreement with plaintext % | max logit error | amortized ms/image (mode) | server ms/image | single-image latency s (mode) | preset |")
-        print("|---|---|---|---|---|---|---|---|---|---|")
+        print("| seed | repeats | images | accuracy % (plaintext %) | agreement with plaintext % | max logit error | amortized ms/image (mode) | server ms/image | single-image latency s (mode) | preset | load average (1 min) before/after the runs |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
         for s, rs in enc.items():
             r = rs[0]
             accs = {(x["accuracy"], x["plaintext_accuracy"], x["agreement_with_plaintext"]) for x in rs}
@@ -125,10 +135,10 @@ for task in ["mnist", "fashion"]:
             print(f"| {s} | {len(rs)} | {r['images']} | {acc} | {agr} | {max(x.get('max_logit_error', 0) for x in rs):.1e} | "
                   f"{med_range([x['seconds_per_image_amortized'] for x in rs], 1000, '{:.2f}')} ({r['mode']}) | "
                   f"{med_range(srv, 1000, '{:.2f}') if srv else '—'} | "
-                  f"{med_range([x['latency_seconds_single'] for x in rs], 1, '{:.3f}')} ({r['latency_mode']}) | {r['preset']} |")
+                  f"{med_range([x['latency_seconds_single'] for x in rs], 1, '{:.3f}')} ({r['latency_mode']}) | {r['preset']} | {loads(task, s)} |")
         allr = [x for rs in enc.values() for x in rs]
         print(f"| all seeds | {len(allr)} | — | — | — | — | {med_range([x['seconds_per_image_amortized'] for x in allr], 1000, '{:.2f}')} | — | "
-              f"{med_range([x['latency_seconds_single'] for x in allr], 1, '{:.3f}')} | — |")
+              f"{med_range([x['latency_seconds_single'] for x in allr], 1, '{:.3f}')} | — | — |")
 
 # Phase sweep: the recipes compared on the validation split (seed by seed).
 for task in ["mnist", "fashion"]:

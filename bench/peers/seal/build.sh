@@ -6,7 +6,7 @@
 #   archive default: ../shared/peers/SEAL-4.1.2.tar.gz relative to the repository root
 #   env BUILD (default: <repo>/out/peers/seal, gitignored) holds the extracted
 #   source, the CMake build, the install prefix and the benchmark binary.
-# SEAL is built once (about 4–8 minutes on 2 shared cores); later calls only
+# SEAL is built once (≈ 11 min on 2 cores under heavy load); later calls only
 # rebuild the benchmark. Nothing from SEAL is committed.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
