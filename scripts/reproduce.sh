@@ -5,10 +5,10 @@
 # usage: scripts/reproduce.sh [phase...]      (no phase: all of them, in this order)
 #
 # phase        regenerates                                   wall time on 2 shared cores
-# approx       docs/approx.md tables, docs/img/approx_demo_*  ≈ 2 min (measured)
+# approx       docs/approx.md tables, docs/img/approx_demo_*  ≈ 6 min at load 27–37 (measured; ≈ 10 s idle)
 # figures      docs/kernels.md figures and tables             ≈ 40 s (measured)
 # he           docs/he.md "krelu he" table, docs/he-bench.txt  ≈ 15 min (estimate)
-# seal         docs/seal-compare.md (SEAL 4.1.2 side by side)  see scripts/seal_compare.sh (measured)
+# seal         docs/seal-compare.md (SEAL 4.1.2 side by side)  ≈ 11 min SEAL build (once) + ≈ 17 min (measured, load 31–37)
 # henn         docs/henn.md benchmark blocks                   ≈ 10 min (estimate)
 # nn           docs/nn.md tables (2 tasks × 2 archs × 3 seeds) ≈ 5–8 h (estimate)
 # nn-headline  README's encrypted MNIST figures (docs/nn.md    see docs/nn.md (measured)
