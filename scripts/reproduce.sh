@@ -11,8 +11,8 @@
 # seal         docs/seal-compare.md (SEAL 4.1.2 side by side)  ≈ 11 min SEAL build (once) + ≈ 17 min (measured, load 31–37)
 # henn         docs/henn.md benchmark blocks                   ≈ 10 min (estimate)
 # nn           docs/nn.md tables (2 tasks × 2 archs × 3 seeds) ≈ 5–8 h (estimate)
-# nn-headline  README's encrypted MNIST figures (docs/nn.md    see docs/nn.md (measured)
-#              "98 % MNIST MLP": 3 seeds + repeated timings)
+# nn-headline  README's encrypted MNIST figures (docs/nn.md    ≈ 5 h at load 30–45 (estimate from the parts run:
+#              "98 % MNIST MLP": 3 seeds + repeated timings)  38 min per training, 5–10 min per encrypted run)
 # llm          docs/llm.md (the commands block of that doc)    ≈ 1 h (estimate)
 # sst2         docs/transformer.md                             ≈ 2–3 h (estimate)
 #
