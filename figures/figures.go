@@ -42,6 +42,9 @@ const curveSamples = 801
 
 const dpi = 150
 
+// legendMargin is the space around a legend drawn below the plots.
+const legendMargin = 3 * vg.Millimeter
+
 // canvasFor returns a canvas for the format named by path's extension.
 func canvasFor(path string, w, h vg.Length) (vg.CanvasWriterTo, error) {
 	switch ext := strings.ToLower(filepath.Ext(path)); ext {
@@ -54,9 +57,26 @@ func canvasFor(path string, w, h vg.Length) (vg.CanvasWriterTo, error) {
 	}
 }
 
-// save draws the plots in a column (one panel per plot) into path.
-func save(path string, w, h vg.Length, plots ...*plot.Plot) (err error) {
-	c, err := canvasFor(path, w, h)
+// newLegend returns a legend to be drawn outside the data by save.
+func newLegend() *plot.Legend {
+	l := plot.NewLegend()
+	l.Top, l.Left = true, true
+	l.TextStyle.Font.Size = vg.Points(10)
+	l.Padding = vg.Points(2)
+	return &l
+}
+
+// save draws the plots in a column (one panel per plot) into path, with
+// legend (if not nil) in a strip of its own below them: a legend inside
+// the axes covers curves wherever it is put. The image is w wide and h
+// high plus the legend's height.
+func save(path string, w, h vg.Length, legend *plot.Legend, plots ...*plot.Plot) (err error) {
+	var legendH vg.Length
+	if legend != nil {
+		r := legend.Rectangle(draw.Canvas{}) // only its size is used
+		legendH = r.Max.Y - r.Min.Y + 2*legendMargin
+	}
+	c, err := canvasFor(path, w, h+legendH)
 	if err != nil {
 		return err
 	}
@@ -64,6 +84,11 @@ func save(path string, w, h vg.Length, plots ...*plot.Plot) (err error) {
 	// A white background: transparent PNGs are unreadable in dark viewers.
 	dc.SetColor(color.White)
 	dc.Fill(dc.Rectangle.Path())
+	if legend != nil {
+		strip := draw.Crop(dc, legendMargin*2, 0, legendMargin, -(h + legendMargin))
+		legend.Draw(strip)
+		dc = draw.Crop(dc, 0, 0, legendH, 0)
+	}
 	if len(plots) == 1 {
 		plots[0].Draw(dc)
 	} else {
@@ -118,17 +143,17 @@ func sample(name string, f func(float64) float64, lo, hi float64, n int) (plotte
 	return xy, nil
 }
 
-func addLine(p *plot.Plot, name string, xy plotter.XYs, i int, width vg.Length) error {
+// addLine draws xy in the i-th style and returns the line for a legend.
+func addLine(p *plot.Plot, name string, xy plotter.XYs, i int, width vg.Length) (*plotter.Line, error) {
 	l, err := plotter.NewLine(xy)
 	if err != nil {
-		return fmt.Errorf("figures: curve %q: %w", name, err)
+		return nil, fmt.Errorf("figures: curve %q: %w", name, err)
 	}
 	l.Color = plotutil.Color(i)
 	l.Dashes = plotutil.Dashes(i)
 	l.Width = width
 	p.Add(l)
-	p.Legend.Add(name, l)
-	return nil
+	return l, nil
 }
 
 // CurvesAndErrors draws, over [lo, hi], the curves against the reference
@@ -146,7 +171,7 @@ func CurvesAndErrors(path string, lo, hi float64, ref Curve, curves []Curve) err
 		return err
 	}
 	top, bottom := plot.New(), plot.New()
-	top.Title.Text = fmt.Sprintf("Approximations of %s on [%.4g, %.4g]", ref.Name, lo, hi)
+	top.Title.Text = fmt.Sprintf("Approximations of %s on [%.3g, %.3g]", ref.Name, lo, hi)
 	top.X.Label.Text = "x"
 	top.Y.Label.Text = "f(x)"
 	bottom.Title.Text = "Error p(x) − " + ref.Name + "(x)"
@@ -154,10 +179,10 @@ func CurvesAndErrors(path string, lo, hi float64, ref Curve, curves []Curve) err
 	bottom.Y.Label.Text = "error"
 	for _, p := range []*plot.Plot{top, bottom} {
 		p.Add(plotter.NewGrid())
-		p.Legend.Top = true
-		p.Legend.Left = true
 		p.X.Min, p.X.Max = lo, hi
 	}
+	// One legend for both panels (the styles are the same), below them.
+	legend := newLegend()
 	refLine, err := plotter.NewLine(refXY)
 	if err != nil {
 		return fmt.Errorf("figures: curve %q: %w", ref.Name, err)
@@ -165,7 +190,7 @@ func CurvesAndErrors(path string, lo, hi float64, ref Curve, curves []Curve) err
 	refLine.Color = color.Black
 	refLine.Width = vg.Points(2.5)
 	top.Add(refLine)
-	top.Legend.Add(ref.Name, refLine)
+	legend.Add(ref.Name+" (reference; the error panel is relative to it)", refLine)
 	zero, _ := plotter.NewLine(plotter.XYs{{X: lo, Y: 0}, {X: hi, Y: 0}})
 	zero.Color = color.Gray{Y: 80}
 	bottom.Add(zero)
@@ -174,18 +199,20 @@ func CurvesAndErrors(path string, lo, hi float64, ref Curve, curves []Curve) err
 		if err != nil {
 			return err
 		}
-		if err := addLine(top, c.Name, xy, i, vg.Points(1.5)); err != nil {
+		l, err := addLine(top, c.Name, xy, i, vg.Points(1.5))
+		if err != nil {
 			return err
 		}
+		legend.Add(c.Name, l)
 		exy := make(plotter.XYs, len(xy))
 		for j := range xy {
 			exy[j] = plotter.XY{X: xy[j].X, Y: xy[j].Y - refXY[j].Y}
 		}
-		if err := addLine(bottom, c.Name, exy, i, vg.Points(1.5)); err != nil {
+		if _, err := addLine(bottom, c.Name, exy, i, vg.Points(1.5)); err != nil {
 			return err
 		}
 	}
-	return save(path, 18*vg.Centimeter, 22*vg.Centimeter, top, bottom)
+	return save(path, 18*vg.Centimeter, 22*vg.Centimeter, legend, top, bottom)
 }
 
 // Tradeoff draws one kernel's RMSE-versus-maximum-error curve over the
@@ -195,10 +222,11 @@ func Tradeoff(path string, pts []TradeoffPoint) error {
 }
 
 // TradeoffCurves draws several trade-off curves (e.g. one per kernel) on
-// one plot: x is the RMSE against ReLU, y the maximum |error|. A single
-// curve has up to eight points labelled with their bandwidth; with several
-// curves only each curve's point of smallest maximum error is labelled, and
-// the direct fit (h = 0, the same for every kernel) once.
+// one plot: x is the RMSE against ReLU, y the maximum |error|. Each curve's
+// point of smallest maximum error is drawn enlarged and its bandwidth given
+// in the legend, below the plot: several kernels reach their minimum close
+// together, where text labels would pile up. A single curve has, besides,
+// up to eight points labelled with their bandwidth, spread over the plot.
 func TradeoffCurves(path, title string, series []TradeoffSeries) error {
 	if len(series) == 0 {
 		return errors.New("figures: no trade-off curves to draw")
@@ -208,10 +236,7 @@ func TradeoffCurves(path, title string, series []TradeoffSeries) error {
 	p.X.Label.Text = "RMSE against ReLU"
 	p.Y.Label.Text = "max |error| against ReLU"
 	p.Add(plotter.NewGrid())
-	// Top centre: the curves fall from the top left and rise to the
-	// right, so the top right corner is usually taken.
-	p.Legend.Top = true
-	p.Legend.XOffs = -5 * vg.Centimeter
+	legend := newLegend()
 	for i, s := range series {
 		if len(s.Points) == 0 {
 			return fmt.Errorf("figures: trade-off curve %q has no points", s.Name)
@@ -233,17 +258,27 @@ func TradeoffCurves(path, title string, series []TradeoffSeries) error {
 		l.Width = vg.Points(1.5)
 		sc.Color = plotutil.Color(i)
 		sc.Shape = plotutil.Shape(i)
-		p.Add(l, sc)
-		p.Legend.Add(s.Name, l, sc)
-
+		best := bestPoint(s.Points)
+		mark, err := plotter.NewScatter(plotter.XYs{xy[best]})
+		if err != nil {
+			return fmt.Errorf("figures: trade-off curve %q: %w", s.Name, err)
+		}
+		mark.Color = plotutil.Color(i)
+		mark.Shape = plotutil.Shape(i)
+		mark.Radius = vg.Points(6)
+		p.Add(l, sc, mark)
+		q := s.Points[best]
+		legend.Add(fmt.Sprintf("%s: smallest max error %.3g at h = %.3g (RMSE %.3g), enlarged", s.Name, q.MaxErr, q.H, q.RMSE), l, sc)
+		if len(series) > 1 {
+			continue
+		}
 		lab := plotter.XYLabels{}
-		for _, j := range labelled(s.Points, len(series) > 1, i == 0) {
-			q := s.Points[j]
-			text := fmt.Sprintf("h=%.3g", q.H)
-			if q.H == 0 {
+		for _, j := range labelled(s.Points) {
+			text := fmt.Sprintf("h=%.3g", s.Points[j].H)
+			if s.Points[j].H == 0 {
 				text = "direct (h=0)"
 			}
-			lab.XYs = append(lab.XYs, plotter.XY{X: q.RMSE, Y: q.MaxErr})
+			lab.XYs = append(lab.XYs, xy[j])
 			lab.Labels = append(lab.Labels, text)
 		}
 		labels, err := plotter.NewLabels(lab)
@@ -252,50 +287,61 @@ func TradeoffCurves(path, title string, series []TradeoffSeries) error {
 		}
 		for k := range labels.TextStyle {
 			labels.TextStyle[k].Color = plotutil.Color(i)
-			labels.TextStyle[k].Font.Size = vg.Points(7)
+			labels.TextStyle[k].Font.Size = vg.Points(8)
 		}
-		labels.Offset = vg.Point{X: vg.Points(3), Y: vg.Points(2)}
+		labels.Offset = vg.Point{X: vg.Points(4), Y: vg.Points(2)}
 		p.Add(labels)
 	}
-	return save(path, 18*vg.Centimeter, 14*vg.Centimeter, p)
+	// The direct fit (h = 0) is the same point for every kernel: say so once.
+	for _, q := range series[0].Points {
+		if q.H == 0 {
+			legend.Add(fmt.Sprintf("h = 0 (every curve's end at the top left): the direct LS fit, RMSE %.3g, max error %.3g", q.RMSE, q.MaxErr))
+			break
+		}
+	}
+	return save(path, 18*vg.Centimeter, 14*vg.Centimeter, legend, p)
 }
 
-// labelled picks the indices of the points to label: the smallest maximum
-// error, the direct fit if withDirect, and unless sparse up to eight more
-// points, each at least a tenth of the plot's extent away from the points
-// already labelled, so that labels do not pile up where h barely matters.
-func labelled(pts []TradeoffPoint, sparse, withDirect bool) []int {
-	const most = 8
-	pick := map[int]bool{}
+// bestPoint returns the index of the point of smallest maximum error.
+func bestPoint(pts []TradeoffPoint) int {
 	best := 0
-	minX, maxX, minY, maxY := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
 	for j, q := range pts {
-		if q.H == 0 && withDirect {
-			pick[j] = true
-		}
 		if q.MaxErr < pts[best].MaxErr {
 			best = j
+		}
+	}
+	return best
+}
+
+// labelled picks the indices of the points of a single curve to label:
+// the smallest maximum error, the direct fit (h = 0), and up to eight more
+// points, each at least a tenth of the plot's extent away from the points
+// already labelled, so that labels do not pile up where h barely matters.
+func labelled(pts []TradeoffPoint) []int {
+	const most = 8
+	pick := map[int]bool{bestPoint(pts): true}
+	minX, maxX, minY, maxY := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
+	for j, q := range pts {
+		if q.H == 0 {
+			pick[j] = true
 		}
 		minX, maxX = math.Min(minX, q.RMSE), math.Max(maxX, q.RMSE)
 		minY, maxY = math.Min(minY, q.MaxErr), math.Max(maxY, q.MaxErr)
 	}
-	pick[best] = true
-	if !sparse {
-		sx, sy := math.Max(maxX-minX, 1e-300), math.Max(maxY-minY, 1e-300)
-		far := func(j int) bool {
-			for l := range pick {
-				dx, dy := (pts[j].RMSE-pts[l].RMSE)/sx, (pts[j].MaxErr-pts[l].MaxErr)/sy
-				if math.Hypot(dx, dy) < 0.1 {
-					return false
-				}
+	sx, sy := math.Max(maxX-minX, 1e-300), math.Max(maxY-minY, 1e-300)
+	far := func(j int) bool {
+		for l := range pick {
+			dx, dy := (pts[j].RMSE-pts[l].RMSE)/sx, (pts[j].MaxErr-pts[l].MaxErr)/sy
+			if math.Hypot(dx, dy) < 0.1 {
+				return false
 			}
-			return true
 		}
-		for j, extra := 0, 0; j < len(pts) && extra < most; j++ {
-			if !pick[j] && far(j) {
-				pick[j] = true
-				extra++
-			}
+		return true
+	}
+	for j, extra := 0, 0; j < len(pts) && extra < most; j++ {
+		if !pick[j] && far(j) {
+			pick[j] = true
+			extra++
 		}
 	}
 	var out []int
@@ -331,5 +377,5 @@ func Histogram(path, title string, x []float64, bins int) error {
 	p.X.Label.Text = "value"
 	p.Y.Label.Text = "count"
 	p.Add(plotter.NewGrid(), h)
-	return save(path, 16*vg.Centimeter, 10*vg.Centimeter, p)
+	return save(path, 16*vg.Centimeter, 10*vg.Centimeter, nil, p)
 }

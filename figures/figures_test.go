@@ -150,7 +150,7 @@ func TestLabelledSpreads(t *testing.T) {
 		// A curve that crowds its first points together, like a real one.
 		pts = append(pts, TradeoffPoint{H: h, RMSE: 0.1 + 0.05*h*h, MaxErr: 1.4 - 0.5*h + 0.12*h*h})
 	}
-	got := labelled(pts, false, true)
+	got := labelled(pts)
 	if len(got) > 10 {
 		t.Errorf("%d labels, want at most 10", len(got))
 	}
@@ -167,7 +167,7 @@ func TestLabelledSpreads(t *testing.T) {
 	if !has[0] || !has[best] {
 		t.Errorf("labels %v miss the direct fit (0) or the best point (%d)", got, best)
 	}
-	if sparse := labelled(pts, true, false); len(sparse) != 1 || sparse[0] != best {
-		t.Errorf("sparse labels %v, want only the best point %d", sparse, best)
+	if best != bestPoint(pts) {
+		t.Errorf("bestPoint = %d, want %d", bestPoint(pts), best)
 	}
 }

@@ -15,7 +15,8 @@ variants() {
 	echo "| variant | kernel fit | RMSE | MAE | max\\|err\\| | p99\\|err\\| | verdict vs direct |"
 	echo "|---|---|---:|---:|---:|---:|---|"
 	for v in "$@"; do
-		"$K" $v | awk -F'|' -v v="$v" '
+		# the label leaves out the scratch output folder
+		"$K" $v | awk -F'|' -v v="$(echo "$v" | sed 's| -out [^ ]*||')" '
 			/^\| kernel LS/ { row = sprintf("| `%s` | %s, %s | %s | %s | %s | %s |", v, $2, $4, $6, $7, $8, $9) }
 			/Kernel vs direct fit:/ { sub(/.*Kernel vs direct fit: /, ""); sub(/\.$/, ""); gsub(/\|/, "\\|"); print row " " $0 " |" }'
 	done

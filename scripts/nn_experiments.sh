@@ -11,20 +11,28 @@
 # Phase "augment" (MLP; docs/nn.md, "98 % MNIST MLP"): ReLU and kernel-quadratic
 # MLPs trained with the recipe selected on the validation split — cosine
 # schedule, lr 3e-3, 60 epochs, random ±2-pixel shifts; the quadratic is the
-# one phase swap wrote; phase "augment-encrypted" runs the seed-1 one under CKKS.
+# one phase swap wrote (SWAPS=kernel is enough for it); phase
+# "augment-encrypted" runs every seed's one under CKKS, REPS times (timings
+# vary between repeats, accuracies do not).
 # Every command writes one JSON file into $OUT; scripts/nn_summary.py turns
 # them into the tables of docs/nn.md. Runs are skipped when their JSON
 # exists, so the script can be resumed.
 #
 # usage: scripts/nn_experiments.sh [phase...]   (phases: swap heaware square encrypted
-#        augment augment-encrypted; default the first four)
+#        augment augment-encrypted; default the first four; augment = augment-poly
+#        (the kernel-quadratic MLP) + augment-relu (the ReLU one and the agreement);
+#        sweep: the recipes compared before augment's was chosen; side: docs/nn.md "Side runs";
+#        sweep and side need phase swap's ReLU models and kernel activations)
 # env:   OUT (default /tmp/krelu-nn-exp), SEEDS (default "1 2 3"), TASKS, ARCHS,
+#        SWAPS (post-hoc swaps of phase swap, default all eight),
+#        REPS (timing repeats of phase augment-encrypted, default 3),
 #        CNN_EPOCHS (default 5), MLP_EPOCHS (default 20),
 #        KRELU (default: go build ./cmd/krelu into $OUT/krelu)
 # docs/nn.md ran:  ARCHS=mlp scripts/nn_experiments.sh swap heaware square
 #                  ARCHS=cnn scripts/nn_experiments.sh swap heaware square
 #                  SEEDS=1 scripts/nn_experiments.sh encrypted
-#                  TASKS=mnist ARCHS=mlp scripts/nn_experiments.sh augment augment-encrypted
+#                  TASKS=mnist ARCHS=mlp SWAPS=kernel scripts/nn_experiments.sh swap augment augment-encrypted
+#                  (the README's headline MNIST figures; scripts/reproduce.sh nn-headline)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/krelu-nn-exp}
@@ -37,7 +45,8 @@ if [ -z "${KRELU:-}" ]; then
 	go build -o "$OUT/krelu" ./cmd/krelu
 	KRELU=$OUT/krelu
 fi
-SWAPS="kernel deg4 direct direct4 square fastercryptonets minimax2 decision-aware"
+SWAPS=${SWAPS:-"kernel deg4 direct direct4 square fastercryptonets minimax2 decision-aware"}
+REPS=${REPS:-3}
 
 CNN_EPOCHS=${CNN_EPOCHS:-5}
 MLP_EPOCHS=${MLP_EPOCHS:-20}
@@ -74,15 +83,51 @@ for seed in $SEEDS; do
 		run "$b-sq.train.json" "$KRELU" train --task "$task" --arch "$arch" --seed "$seed" $(epochs "$arch") --activation square --clip 5 --quiet --json -o "$b-sq.model"
 		run "$b-sq.eval.json" "$KRELU" eval --model "$b-sq.model" --reference "$b-relu.model" --json
 		;;
-	augment)
+	augment|augment-poly|augment-relu)
 		[ "$arch" = mlp ] || continue
-		run "$b-aug-relu.train.json" "$KRELU" train --task "$task" --arch "$arch" --seed "$seed" $AUG --quiet --json -o "$b-aug-relu.model"
-		run "$b-aug-poly.train.json" "$KRELU" train --task "$task" --arch "$arch" --seed "$seed" $AUG --activation "$b-kernel.act.json" --clip 5 --quiet --json -o "$b-aug-poly.model"
-		run "$b-aug-poly.eval.json" "$KRELU" eval --model "$b-aug-poly.model" --reference "$b-aug-relu.model" --json
+		if [ "$phase" != augment-relu ]; then
+			run "$b-aug-poly.train.json" "$KRELU" train --task "$task" --arch "$arch" --seed "$seed" $AUG --activation "$b-kernel.act.json" --clip 5 --quiet --json -o "$b-aug-poly.model"
+		fi
+		if [ "$phase" != augment-poly ]; then
+			run "$b-aug-relu.train.json" "$KRELU" train --task "$task" --arch "$arch" --seed "$seed" $AUG --quiet --json -o "$b-aug-relu.model"
+			run "$b-aug-poly.eval.json" "$KRELU" eval --model "$b-aug-poly.model" --reference "$b-aug-relu.model" --json
+		fi
+		;;
+	sweep)
+		# docs/nn.md "Selection by the validation split": the recipes tried
+		# before augment's was chosen (the chosen one is augment's aug-poly).
+		[ "$arch" = mlp ] || continue
+		run "$b-swap-direct-act.json" "$KRELU" eval --model "$b-relu.model" --swap direct --write-activation "$b-direct.act.json" --json
+		while IFS='|' read -r tag act flags; do
+			[ -n "$tag" ] || continue
+			a=(); [ "$act" = relu ] || a=(--activation "$b-$act.act.json" --clip 5)
+			run "$b-sweep-$tag.train.json" "$KRELU" train --task "$task" --arch "$arch" --seed "$seed" --patience 0 --schedule cosine $flags "${a[@]}" --quiet --json -o "$b-sweep-$tag.model"
+		done <<-SWEEP
+			cos-lr1e-3-e40-shift2|kernel|--lr 1e-3 --epochs 40 --augment shift:2
+			cos-lr1e-3-e40-shift2-wd0.05|kernel|--lr 1e-3 --epochs 40 --augment shift:2 --weight-decay 0.05
+			cos-lr1e-3-e80-shift2|kernel|--lr 1e-3 --epochs 80 --augment shift:2
+			cos-lr3e-3-e40-shift2|kernel|--lr 3e-3 --epochs 40 --augment shift:2
+			cos-lr5e-3-e40-shift2|kernel|--lr 5e-3 --epochs 40 --augment shift:2
+			cos-lr3e-3-e60-noshift|kernel|--lr 3e-3 --epochs 60
+			cos-lr3e-3-e60-shift2-direct|direct|--lr 3e-3 --epochs 60 --augment shift:2
+			relu-cos-lr1e-3-e40-shift2|relu|--lr 1e-3 --epochs 40 --augment shift:2
+		SWEEP
+		;;
+	side)
+		# docs/nn.md "Side runs" (MLP): a wider HE-aware MLP, and the post-hoc
+		# kernel swap with approx's cross-validated bandwidth.
+		[ "$arch" = mlp ] || continue
+		run "$b-side-w256.train.json" "$KRELU" train --task "$task" --arch "$arch" --seed "$seed" --hidden 256 --epochs 20 --patience 5 --lr-decay 0.9 --activation "$b-kernel.act.json" --clip 5 --quiet --json -o "$b-side-w256.model"
+		run "$b-side-bw0.json" "$KRELU" eval --model "$b-relu.model" --swap kernel --bandwidth 0 --json
 		;;
 	augment-encrypted)
-		[ "$arch" = mlp ] && [ "$seed" = 1 ] || continue
-		run "$b-enc-aug-poly.json" "$KRELU" infer --model "$b-aug-poly.model" --encrypted --json
+		[ "$arch" = mlp ] || continue
+		for r in $(seq 1 "$REPS"); do
+			f=$b-encaug-poly.r$r.json
+			[ -s "$f" ] || cut -d' ' -f1 /proc/loadavg > "$f.load" # the machine's load, for the summary
+			run "$f" "$KRELU" infer --model "$b-aug-poly.model" --encrypted --json
+			[ -s "$f.load" ] && [ "$(wc -l < "$f.load")" = 1 ] && cut -d' ' -f1 /proc/loadavg >> "$f.load"
+		done
 		;;
 	encrypted)
 		[ "$seed" = 1 ] || continue
