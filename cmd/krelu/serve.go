@@ -43,7 +43,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	h, m, err := serveHandler(*model, *mode, cfg)
+	h, m, err := serveHandler(*model, *mode, &cfg)
 	if err != nil {
 		return err
 	}
@@ -91,8 +91,9 @@ func serveConfig(addr string, sessions int, keyMB, ctMB, memMB int64, evals int,
 		MaxKeyMemory: memMB << 20, SessionTTL: ttl, ReadTimeout: readTimeout, Timeout: timeout, MaxEvaluations: evals}, nil
 }
 
-// serveHandler loads a checkpoint and compiles it for the server.
-func serveHandler(path, mode string, cfg serve.Config) (*serve.Handler, *henn.Model, error) {
+// serveHandler loads a checkpoint and compiles it for the server; cfg.Task
+// is set to the task the checkpoint records.
+func serveHandler(path, mode string, cfg *serve.Config) (*serve.Handler, *henn.Model, error) {
 	if path == "" {
 		return nil, nil, fmt.Errorf("%w: --model MODEL is required", errUsage)
 	}
@@ -118,7 +119,7 @@ func serveHandler(path, mode string, cfg serve.Config) (*serve.Handler, *henn.Mo
 	if err != nil {
 		return nil, nil, err
 	}
-	h, err := serve.New(m, cfg)
+	h, err := serve.New(m, *cfg)
 	return h, m, err
 }
 
