@@ -265,7 +265,7 @@ func TestSessionTTL(t *testing.T) {
 
 // wireSamples returns a valid evaluation-key body and ciphertext batch for
 // sess's parameters (made by a fresh client: only their framing matters).
-func wireSamples(t *testing.T, sess *Session) (keys, cts []byte) {
+func wireSamples(t testing.TB, sess *Session) (keys, cts []byte) {
 	t.Helper()
 	hc, err := henn.NewClient(sess.Layout.Params)
 	if err != nil {
