@@ -5,7 +5,8 @@
 # entries, result. docs/fuzz.md records a run of this script.
 #
 #   bash scripts/fuzz.sh                     # all targets, 10^6 executions
-#   FUZZTIME=20s bash scripts/fuzz.sh he     # targets whose package matches "he"
+#   FUZZTIME=20s bash scripts/fuzz.sh he nn  # the targets of packages he and nn
+#   bash scripts/fuzz.sh serve:FuzzInferBody  # one target
 #
 # The machine is shared: targets run under nice -n 10, one after the other.
 # A crash leaves its input in PKG/testdata/fuzz/FuzzX/ (commit it: it
@@ -45,7 +46,7 @@ echo "|---|---|---|---|---|---|"
 status=0
 for t in "${targets[@]}"; do
 	read -r pkg name <<<"$t"
-	if [ $# -gt 0 ] && [[ "$pkg" != *"$1"* ]]; then continue; fi
+	if [ $# -gt 0 ] && [[ " $* " != *" ${pkg#./}:$name "* ]] && [[ " $* " != *" ${pkg#./} "* ]]; then continue; fi
 	out="$LOG/${pkg//\//_}_$name.log"
 	start=$(date +%s)
 	nice -n 10 go test -run '^$' -fuzz "^$name\$" -fuzztime "$FUZZTIME" -timeout 0 "$pkg" >"$out" 2>&1

@@ -288,3 +288,18 @@ func wireSamples(t testing.TB, sess *Session) (keys, cts []byte) {
 	}
 	return kb.Bytes(), cb.Bytes()
 }
+
+// TestEvaluationTimeout: an evaluation that outlives Config.Timeout is
+// answered 503 naming the limit.
+func TestEvaluationTimeout(t *testing.T) {
+	_, ts := newTestServer(t, testNet(t), henn.Options{Mode: henn.Packed}, Config{Timeout: time.Microsecond})
+	c := &Client{BaseURL: ts.URL, HTTP: ts.Client()}
+	sess, err := c.NewSession(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = sess.Classify(context.Background(), testInputs(4, 16))
+	if err == nil || !strings.Contains(err.Error(), "503") || !strings.Contains(err.Error(), "did not finish within 1µs") {
+		t.Errorf("evaluation past a 1 µs timeout: %v; want a 503 naming the limit", err)
+	}
+}
