@@ -11,6 +11,8 @@
 # The machine is shared: targets run under nice -n 10, one after the other.
 # A crash leaves its input in PKG/testdata/fuzz/FuzzX/ (commit it: it
 # becomes a regression test of `go test`) and makes the script exit 1.
+# After each target a few of the inputs it found are kept as seeds (see
+# keep_corpus); `bash scripts/fuzz.sh --keep-only PKG:FuzzX ...` does only that.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 FUZZTIME=${FUZZTIME:-1000000x}
@@ -41,6 +43,26 @@ targets=(
 	"./llama2c FuzzTokenizerRoundTrip"
 )
 
+# keep_corpus copies up to KEEP (default 8) of the smallest entries the
+# fuzzer found (Go's fuzz cache) into PKG/testdata/fuzz/NAME/, where
+# `go test` replays them: a modest seed corpus, not thousands of files.
+keep_corpus() {
+	local pkg=$1 name=$2 cache
+	cache="$(go env GOCACHE)/fuzz/$(go list "$pkg")/$name"
+	[ -d "$cache" ] || return 0
+	mkdir -p "$pkg/testdata/fuzz/$name"
+	# shellcheck disable=SC2012
+	ls -S -r "$cache" | head -n "${KEEP:-8}" | while read -r f; do
+		cp -n "$cache/$f" "$pkg/testdata/fuzz/$name/"
+	done
+}
+
+if [ "${1:-}" = "--keep-only" ]; then
+	shift
+	for t in "$@"; do keep_corpus "./${t%%:*}" "${t#*:}"; done
+	exit 0
+fi
+
 echo "| package | target | executions | time | new corpus entries | result |"
 echo "|---|---|---|---|---|---|"
 status=0
@@ -56,6 +78,7 @@ for t in "${targets[@]}"; do
 	execs=$(sed -nE 's/.*execs: ([0-9]+).*/\1/p' <<<"$last")
 	newc=$(sed -nE 's/.*new interesting: ([0-9]+).*/\1/p' <<<"$last")
 	if [ $rc -eq 0 ]; then res=ok; else res="FAIL (see $out)"; status=1; fi
+	keep_corpus "$pkg" "$name"
 	echo "| ${pkg#./} | $name | ${execs:-?} | ${secs} s | ${newc:-0} | $res |"
 done
 exit $status
