@@ -153,6 +153,7 @@ type Handler struct {
 	keyBytes int64                    // key material held by all sessions
 	done     chan struct{}
 	closed   bool
+	now      func() time.Time // the clock; tests move it
 }
 
 type session struct {
@@ -199,7 +200,7 @@ func New(m *henn.Model, cfg Config) (*Handler, error) {
 		return nil, err
 	}
 	s := &Handler{model: m, weights: w, cfg: cfg, info: info, uploads: make(chan struct{}, 2), evals: make(chan struct{}, cfg.MaxEvaluations),
-		sessions: map[string]*list.Element{}, lru: list.New(), done: make(chan struct{})}
+		sessions: map[string]*list.Element{}, lru: list.New(), done: make(chan struct{}), now: time.Now}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/model", s.getModel)
 	mux.HandleFunc("POST /v1/session", s.postSession)
@@ -245,9 +246,9 @@ func (s *Handler) janitor() {
 		select {
 		case <-s.done:
 			return
-		case now := <-t.C:
+		case <-t.C:
 			s.mu.Lock()
-			s.expire(now)
+			s.expire(s.now())
 			s.mu.Unlock()
 		}
 	}
@@ -375,8 +376,9 @@ func (s *Handler) postSession(w http.ResponseWriter, r *http.Request) {
 	}
 	var id [16]byte
 	rand.Read(id[:])
-	sess := &session{id: hex.EncodeToString(id[:]), server: srv, keyBytes: evk.Size(), lastUsed: time.Now()}
+	sess := &session{id: hex.EncodeToString(id[:]), server: srv, keyBytes: evk.Size()}
 	s.mu.Lock()
+	sess.lastUsed = s.now()
 	if !s.admit(sess.keyBytes, true) {
 		s.mu.Unlock()
 		s.full(w, sess.keyBytes)
@@ -391,27 +393,34 @@ func (s *Handler) postSession(w http.ResponseWriter, r *http.Request) {
 }
 
 // admit reports whether a session holding size bytes of keys fits, after
-// dropping expired sessions and, when evict is set, the least recently used
-// idle ones. s.mu is held.
+// dropping expired sessions and, when evict is set, as many of the least
+// recently used idle ones as it takes. Nothing is evicted unless the
+// session then fits. s.mu is held.
 func (s *Handler) admit(size int64, evict bool) bool {
-	s.expire(time.Now())
+	s.expire(s.now())
 	if size > s.cfg.MaxKeyMemory {
 		return false
 	}
-	fits := func() bool {
-		return s.lru.Len() < s.cfg.MaxSessions && s.keyBytes+size <= s.cfg.MaxKeyMemory
+	fits := func(n int, bytes int64) bool {
+		return n < s.cfg.MaxSessions && bytes+size <= s.cfg.MaxKeyMemory
 	}
-	for e := s.lru.Back(); e != nil && !fits(); {
-		prev := e.Prev()
+	n, bytes := s.lru.Len(), s.keyBytes
+	for e := s.lru.Back(); e != nil && !fits(n, bytes); e = e.Prev() {
 		if sess := e.Value.(*session); sess.busy == 0 {
-			if !evict {
-				return true // an idle session can make room
-			}
+			n, bytes = n-1, bytes-sess.keyBytes
+		}
+	}
+	if !fits(n, bytes) {
+		return false
+	}
+	for e := s.lru.Back(); evict && e != nil && !fits(s.lru.Len(), s.keyBytes); {
+		prev := e.Prev()
+		if e.Value.(*session).busy == 0 {
 			s.drop(e)
 		}
 		e = prev
 	}
-	return fits()
+	return true
 }
 
 // full answers 503 for a session of size bytes that does not fit.
@@ -453,7 +462,7 @@ func (s *Handler) drop(e *list.Element) {
 func (s *Handler) acquire(id string) *session {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.expire(time.Now())
+	s.expire(s.now())
 	e, ok := s.sessions[id]
 	if !ok {
 		return nil
@@ -461,14 +470,14 @@ func (s *Handler) acquire(id string) *session {
 	s.lru.MoveToFront(e)
 	sess := e.Value.(*session)
 	sess.busy++
-	sess.lastUsed = time.Now()
+	sess.lastUsed = s.now()
 	return sess
 }
 
 func (s *Handler) release(sess *session) {
 	s.mu.Lock()
 	sess.busy--
-	sess.lastUsed = time.Now()
+	sess.lastUsed = s.now()
 	s.mu.Unlock()
 }
 

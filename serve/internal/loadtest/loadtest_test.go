@@ -18,6 +18,9 @@ import (
 // 12 requests against a toy model; every answer's class is checked
 // against the plaintext forward pass.
 func TestSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("three clients' keys skipped in -short mode")
+	}
 	r := rand.New(rand.NewPCG(1, 1))
 	d := func(out, in int) henn.Dense {
 		w := make([][]float64, out)
