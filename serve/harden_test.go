@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -317,5 +318,22 @@ func TestEvaluationTimeout(t *testing.T) {
 	_, err = sess.Classify(context.Background(), testInputs(4, 16))
 	if err == nil || !strings.Contains(err.Error(), "503") || !strings.Contains(err.Error(), "did not finish within 1µs") {
 		t.Errorf("evaluation past a 1 µs timeout: %v; want a 503 naming the limit", err)
+	}
+}
+
+// TestNoSecretKeyOnServer keeps the security property checkable: no
+// non-test source of the server names a secret key or a key owner (the
+// client side reaches them only through henn.Client, in client.go).
+func TestNoSecretKeyOnServer(t *testing.T) {
+	for _, f := range []string{"server.go", "doc.go"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, bad := range []string{"SecretKey", "KeyOwner", "NewClient", "GenKeyPair", "Decrypt"} {
+			if bytes.Contains(b, []byte(bad)) && !(f == "doc.go" && (bad == "SecretKey" || bad == "KeyOwner")) {
+				t.Errorf("%s mentions %s: the server must never hold a secret key", f, bad)
+			}
+		}
 	}
 }
