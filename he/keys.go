@@ -208,6 +208,41 @@ func (ek *EvaluationKeys) HasRotation(r int) bool {
 	return ok
 }
 
+// Retain drops the Galois keys of every rotation not in rotations and
+// returns how many it dropped: a server keeps only what its circuit uses,
+// whatever a client uploaded (each LogN 13 rotation key is 2.6 MB).
+func (ek *EvaluationKeys) Retain(rotations ...int) int {
+	keep := map[uint64]bool{}
+	for _, r := range rotations {
+		keep[ek.Params.GaloisElementForRotation(r)] = true
+	}
+	n := 0
+	for g := range ek.galois {
+		if !keep[g] {
+			delete(ek.galois, g)
+			n++
+		}
+	}
+	return n
+}
+
+// Size is the number of bytes of key material ek holds (public,
+// relinearization and Galois keys; coefficients are 8 bytes in memory as on
+// the wire).
+func (ek *EvaluationKeys) Size() int64 {
+	var n int64
+	if ek.Public != nil {
+		n += int64(ek.Public.BinarySize())
+	}
+	if ek.Relin != nil {
+		n += int64(ek.Relin.BinarySize())
+	}
+	for _, gk := range ek.galois {
+		n += int64(gk.BinarySize())
+	}
+	return n
+}
+
 // KeySet returns the keys as a Lattigo evaluation key set.
 func (ek *EvaluationKeys) KeySet() *rlwe.MemEvaluationKeySet {
 	gks := make([]*rlwe.GaloisKey, 0, len(ek.galois))

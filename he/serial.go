@@ -113,39 +113,61 @@ func writeFrame(w io.Writer, kind Kind, fp [8]byte, payload []byte) (int64, erro
 // maxLen bytes. The payload is read incrementally, so a lying length
 // cannot force a large allocation.
 func readFrame(r io.Reader, kind Kind, maxLen uint64) (fp [8]byte, payload []byte, err error) {
+	fp, n, sum, err := readHeader(r, kind, maxLen)
+	if err != nil {
+		return fp, nil, err
+	}
+	payload, err = readPayload(r, kind, n, sum)
+	return fp, payload, err
+}
+
+// readHeader reads and checks a frame header and returns the fingerprint,
+// payload length and checksum it announces.
+func readHeader(r io.Reader, kind Kind, maxLen uint64) (fp [8]byte, n uint64, sum uint32, err error) {
 	var h [headerSize]byte
 	if _, err := io.ReadFull(r, h[:]); err != nil {
-		return fp, nil, corrupt("reading %s header: %v", kind, err)
+		return fp, 0, 0, corrupt("reading %s header: %v", kind, err)
 	}
 	if string(h[:6]) != magic {
-		return fp, nil, corrupt("not a krelu HE object (bad magic %q)", h[:6])
+		return fp, 0, 0, corrupt("not a krelu HE object (bad magic %q)", h[:6])
 	}
 	if v := binary.LittleEndian.Uint16(h[6:8]); v != FormatVersion {
-		return fp, nil, fmt.Errorf("he: unsupported format version %d (this build reads %d)", v, FormatVersion)
+		return fp, 0, 0, fmt.Errorf("he: unsupported format version %d (this build reads %d)", v, FormatVersion)
 	}
 	if got := Kind(h[8]); got != kind {
-		return fp, nil, fmt.Errorf("he: object is a %s, want a %s", got, kind)
+		return fp, 0, 0, fmt.Errorf("he: object is a %s, want a %s", got, kind)
 	}
 	if h[9]|h[10]|h[11] != 0 {
-		return fp, nil, corrupt("reserved header bytes are not zero")
+		return fp, 0, 0, corrupt("reserved header bytes are not zero")
 	}
 	copy(fp[:], h[12:20])
-	n := binary.LittleEndian.Uint64(h[20:28])
+	n = binary.LittleEndian.Uint64(h[20:28])
 	if n > maxLen {
-		return fp, nil, corrupt("%s payload of %d bytes exceeds the %d possible", kind, n, maxLen)
+		return fp, 0, 0, corrupt("%s payload of %d bytes exceeds the %d possible", kind, n, maxLen)
 	}
-	var buf bytes.Buffer
-	if _, err := io.Copy(&buf, io.LimitReader(r, int64(n))); err != nil {
-		return fp, nil, corrupt("reading %s: %v", kind, err)
+	return fp, n, binary.LittleEndian.Uint32(h[28:32]), nil
+}
+
+// readPayload reads n bytes and checks their checksum. The buffer grows
+// with the bytes actually received (by append's factor, not bytes.Buffer's
+// doubling: a 69 MB key set used to peak at a 128 MB buffer).
+func readPayload(r io.Reader, kind Kind, n uint64, sum uint32) ([]byte, error) {
+	payload := make([]byte, 0, min(n, 1<<20))
+	for uint64(len(payload)) < n {
+		if len(payload) == cap(payload) {
+			payload = append(payload, 0)[:len(payload)]
+		}
+		k := min(uint64(cap(payload)-len(payload)), n-uint64(len(payload)))
+		m, err := io.ReadFull(r, payload[len(payload):len(payload)+int(k)])
+		payload = payload[:len(payload)+m]
+		if err != nil {
+			return nil, corrupt("%s truncated: %d of %d bytes", kind, len(payload), n)
+		}
 	}
-	if uint64(buf.Len()) != n {
-		return fp, nil, corrupt("%s truncated: %d of %d bytes", kind, buf.Len(), n)
+	if crc32.Checksum(payload, crcTable) != sum {
+		return nil, corrupt("%s checksum mismatch", kind)
 	}
-	payload = buf.Bytes()
-	if crc32.Checksum(payload, crcTable) != binary.LittleEndian.Uint32(h[28:32]) {
-		return fp, nil, corrupt("%s checksum mismatch", kind)
-	}
-	return fp, payload, nil
+	return payload, nil
 }
 
 // WriteParameters writes params with a versioned header.
@@ -231,7 +253,7 @@ func WritePublicKey(w io.Writer, params ckks.Parameters, pk *rlwe.PublicKey) (in
 // ReadPublicKey reads a public key made under params.
 func ReadPublicKey(r io.Reader, params ckks.Parameters) (*rlwe.PublicKey, error) {
 	tpl := templatesFor(params)
-	fp, b, err := readFrame(r, KindPublicKey, uint64(len(tpl.pk.zero)))
+	fp, b, err := readFrame(r, KindPublicKey, uint64(tpl.pk.size))
 	if err != nil {
 		return nil, err
 	}
@@ -308,6 +330,45 @@ func ReadEvaluationKeys(r io.Reader) (*EvaluationKeys, error) {
 	return decodeEvaluationKeys(fp, b)
 }
 
+// ReadEvaluationKeysFor reads evaluation keys that must be for params. A
+// key set for other parameters is rejected from its header, before its
+// payload is read or any parameter-sized structure is allocated: a server
+// should use this, not ReadEvaluationKeys, on keys uploaded by clients.
+func ReadEvaluationKeysFor(r io.Reader, params ckks.Parameters) (*EvaluationKeys, error) {
+	want := Fingerprint(params)
+	fp, n, sum, err := readHeader(r, KindEvaluationKeys, maxEvalKeys)
+	if err != nil {
+		return nil, err
+	}
+	if fp != want {
+		return nil, fmt.Errorf("%w: evaluation keys are for parameters %x, want %x", ErrOtherParameters, fp, want)
+	}
+	b, err := readPayload(r, KindEvaluationKeys, n, sum)
+	if err != nil {
+		return nil, err
+	}
+	ek, err := decodeEvaluationKeys(fp, b)
+	if err != nil {
+		return nil, err
+	}
+	if !ek.Params.Equal(&params) {
+		return nil, fmt.Errorf("%w: evaluation keys", ErrOtherParameters)
+	}
+	return ek, nil
+}
+
+// minKeyBytes is a lower bound on the serialized public and
+// relinearization keys of params, computed without allocating them:
+// decodeEvaluationKeys checks it before building parameter-sized templates,
+// so a few bytes naming LogN 16 parameters cannot make it allocate
+// gigabytes.
+func minKeyBytes(params ckks.Parameters) uint64 {
+	n := uint64(params.N())
+	limbs := uint64(params.QCount() + params.PCount())
+	dnum := uint64(params.BaseRNSDecompositionVectorSize(params.MaxLevelQ(), params.MaxLevelP()))
+	return 8 * n * limbs * 2 * (1 + dnum)
+}
+
 func decodeEvaluationKeys(fp [8]byte, b []byte) (ek *EvaluationKeys, err error) {
 	rd := bytes.NewReader(b)
 	pb, err := getBlob(rd, maxParamsJSON, "parameters")
@@ -321,8 +382,11 @@ func decodeEvaluationKeys(fp [8]byte, b []byte) (ek *EvaluationKeys, err error) 
 	if Fingerprint(params) != fp {
 		return nil, corrupt("evaluation keys: header fingerprint does not match the embedded parameters")
 	}
+	if need := minKeyBytes(params); uint64(rd.Len()) < need {
+		return nil, corrupt("evaluation keys: %d bytes cannot hold the keys of these parameters (at least %d)", rd.Len(), need)
+	}
 	tpl := templatesFor(params)
-	kb, err := getBlob(rd, len(tpl.pk.zero), "public key")
+	kb, err := getBlob(rd, tpl.pk.size, "public key")
 	if err != nil {
 		return nil, err
 	}
@@ -330,7 +394,7 @@ func decodeEvaluationKeys(fp [8]byte, b []byte) (ek *EvaluationKeys, err error) 
 	if err != nil {
 		return nil, err
 	}
-	rb, err := getBlob(rd, len(tpl.rlk.zero), "relinearization key")
+	rb, err := getBlob(rd, tpl.rlk.size, "relinearization key")
 	if err != nil {
 		return nil, err
 	}
@@ -353,7 +417,7 @@ func decodeEvaluationKeys(fp [8]byte, b []byte) (ek *EvaluationKeys, err error) 
 	if err := binary.Read(rd, binary.LittleEndian, &n); err != nil {
 		return nil, corrupt("evaluation keys: Galois key count: %v", err)
 	}
-	if uint64(n)*uint64(len(tpl.rlk.zero)) > uint64(rd.Len()) {
+	if uint64(n)*uint64(tpl.rlk.size) > uint64(rd.Len()) {
 		return nil, corrupt("evaluation keys: %d Galois keys cannot fit in %d bytes", n, rd.Len())
 	}
 	ek = &EvaluationKeys{Params: params, Public: pk, Relin: rlk, galois: map[uint64]*rlwe.GaloisKey{}}
@@ -368,17 +432,19 @@ func decodeEvaluationKeys(fp [8]byte, b []byte) (ek *EvaluationKeys, err error) 
 		if _, dup := ek.galois[g]; dup {
 			return nil, corrupt("evaluation keys: Galois element %d twice", g)
 		}
-		gb, err := getBlob(rd, len(tpl.rlk.zero)+64, "Galois key")
+		gb, err := getBlob(rd, tpl.rlk.size+64, "Galois key")
 		if err != nil {
 			return nil, err
 		}
-		gt := tpl.galois(g)
-		if err := gt.check(gb, "Galois key"); err != nil {
+		if err := tpl.gal.check(gb, "Galois key"); err != nil {
 			return nil, err
 		}
 		gk := rlwe.NewGaloisKey(params)
 		if err := gk.UnmarshalBinary(gb); err != nil {
 			return nil, corrupt("Galois key: %v", err)
+		}
+		if gk.GaloisElement != g {
+			return nil, corrupt("Galois key for element %d filed under %d", gk.GaloisElement, g)
 		}
 		if err := checkGadget(params, gk.GadgetCiphertext); err != nil {
 			return nil, fmt.Errorf("Galois key: %w", err)
@@ -525,30 +591,66 @@ func decodeCiphertext(params ckks.Parameters, b []byte) (*rlwe.Ciphertext, error
 	return ct, nil
 }
 
-// template holds a zero object's serialization and the same object with
-// every coefficient set to all ones: the bytes where they agree are
-// structure (lengths, flags, Galois element) and must match exactly.
-type template struct{ zero, ones []byte }
+// template records the layout of an object serialized under some
+// parameters: its size and its structure bytes (lengths, flags), found as
+// the bytes where a zero object and the same object with every coefficient
+// set to all ones agree. Only those runs are kept: whole copies of a key
+// take megabytes, and keeping two per Galois element let uploads naming
+// many elements grow a server's memory without bound.
+type template struct {
+	size int
+	runs []structRun
+}
+
+type structRun struct {
+	off int
+	b   []byte
+}
+
+func newTemplate(zero, ones []byte) template {
+	t := template{size: len(zero)}
+	for i := 0; i < len(zero); {
+		if zero[i] != ones[i] {
+			i++
+			continue
+		}
+		j := i
+		for j < len(zero) && zero[j] == ones[j] {
+			j++
+		}
+		t.runs = append(t.runs, structRun{off: i, b: bytes.Clone(zero[i:j])})
+		i = j
+	}
+	return t
+}
 
 func (t template) check(b []byte, what string) error {
-	if len(b) != len(t.zero) {
-		return corrupt("%s of %d bytes, want %d for these parameters", what, len(b), len(t.zero))
+	if len(b) != t.size {
+		return corrupt("%s of %d bytes, want %d for these parameters", what, len(b), t.size)
 	}
-	for i := range b {
-		if t.zero[i] == t.ones[i] && b[i] != t.zero[i] {
-			return corrupt("%s: structure byte %d differs from the parameters' layout", what, i)
+	for _, r := range t.runs {
+		got := b[r.off : r.off+len(r.b)]
+		if bytes.Equal(got, r.b) {
+			continue
+		}
+		for i := range got {
+			if got[i] != r.b[i] {
+				return corrupt("%s: structure byte %d differs from the parameters' layout", what, r.off+i)
+			}
 		}
 	}
 	return nil
 }
 
+// templates are the layouts of one parameter set's keys. gal has no
+// structure in its Galois-element bytes; the decoder checks the element.
 type templates struct {
-	params ckks.Parameters
-	pk     template
-	rlk    template
-	mu     sync.Mutex
-	gal    map[uint64]template
+	pk, rlk, gal template
 }
+
+// maxTemplateSets bounds the cache: ReadEvaluationKeys accepts any secure
+// parameters, so the set of keys is chosen by whoever sends the bytes.
+const maxTemplateSets = 16
 
 var (
 	tplMu    sync.Mutex
@@ -562,29 +664,22 @@ func templatesFor(params ckks.Parameters) *templates {
 	if t, ok := tplCache[fp]; ok {
 		return t
 	}
-	t := &templates{params: params, gal: map[uint64]template{}}
+	if len(tplCache) >= maxTemplateSets {
+		clear(tplCache)
+	}
+	t := &templates{}
 	pk0, pk1 := rlwe.NewPublicKey(params), rlwe.NewPublicKey(params)
 	fillVectorQP(pk1.Value)
-	t.pk = template{zero: mustMarshal(pk0), ones: mustMarshal(pk1)}
+	t.pk = newTemplate(mustMarshal(pk0), mustMarshal(pk1))
 	r0, r1 := rlwe.NewRelinearizationKey(params), rlwe.NewRelinearizationKey(params)
 	fillGadget(r1.GadgetCiphertext)
-	t.rlk = template{zero: mustMarshal(r0), ones: mustMarshal(r1)}
+	t.rlk = newTemplate(mustMarshal(r0), mustMarshal(r1))
+	g0, g1 := rlwe.NewGaloisKey(params), rlwe.NewGaloisKey(params)
+	g0.GaloisElement, g1.GaloisElement = 0, math.MaxUint64
+	fillGadget(g1.GadgetCiphertext)
+	t.gal = newTemplate(mustMarshal(g0), mustMarshal(g1))
 	tplCache[fp] = t
 	return t
-}
-
-func (t *templates) galois(g uint64) template {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if tp, ok := t.gal[g]; ok {
-		return tp
-	}
-	g0, g1 := rlwe.NewGaloisKey(t.params), rlwe.NewGaloisKey(t.params)
-	g0.GaloisElement, g1.GaloisElement = g, g
-	fillGadget(g1.GadgetCiphertext)
-	tp := template{zero: mustMarshal(g0), ones: mustMarshal(g1)}
-	t.gal[g] = tp
-	return tp
 }
 
 func mustMarshal(m interface{ MarshalBinary() ([]byte, error) }) []byte {

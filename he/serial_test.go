@@ -233,7 +233,7 @@ func TestEvaluationKeysLayoutChecked(t *testing.T) {
 	tpl := templatesFor(f.plan.Params)
 	// Offset of the relinearization key: params blob, public key blob, then its length.
 	pjson, _ := f.plan.Params.MarshalJSON()
-	rlkOff := 8 + len(pjson) + 8 + len(tpl.pk.zero) + 8
+	rlkOff := 8 + len(pjson) + 8 + tpl.pk.size + 8
 	for _, off := range []int{0, 7, rlkOff, rlkOff + 3, rlkOff + 9} {
 		bad := append([]byte(nil), payload...)
 		bad[off] ^= 0x40

@@ -85,16 +85,30 @@ type babyTerm struct {
 // checks that the keys match the parameters and hold every rotation the
 // model needs, and (Packed) encodes the diagonals once.
 func NewServer(m *Model, evk *he.EvaluationKeys) (*Server, error) {
+	if err := checkKeys(m, evk); err != nil {
+		return nil, err
+	}
+	params := m.layout.Params
+	s := &Server{m: m, params: params, eval: ckks.NewEvaluator(params, evk.KeySet()), workers: m.opts.workers()}
+	if err := s.encodeWeights(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// checkKeys reports why evk cannot serve m: other parameters, no
+// relinearization key, or missing rotations.
+func checkKeys(m *Model, evk *he.EvaluationKeys) error {
 	if m == nil || evk == nil {
-		return nil, errors.New("henn: nil model or evaluation keys")
+		return errors.New("henn: nil model or evaluation keys")
 	}
 	params := m.layout.Params
 	if !evk.Params.Equal(&params) {
-		return nil, fmt.Errorf("henn: evaluation keys are for other parameters (LogN %d, %d levels; model wants LogN %d, %d levels)",
+		return fmt.Errorf("henn: evaluation keys are for other parameters (LogN %d, %d levels; model wants LogN %d, %d levels)",
 			evk.Params.LogN(), evk.Params.MaxLevel(), params.LogN(), params.MaxLevel())
 	}
 	if evk.Relin == nil {
-		return nil, errors.New("henn: evaluation keys lack the relinearization key")
+		return errors.New("henn: evaluation keys lack the relinearization key")
 	}
 	var missing []int
 	for _, r := range m.Rotations() {
@@ -103,16 +117,22 @@ func NewServer(m *Model, evk *he.EvaluationKeys) (*Server, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("henn: evaluation keys lack %d of the %d rotations the model needs (first: %d); generate them with Client.EvaluationKeys", len(missing), len(m.Rotations()), missing[0])
+		return fmt.Errorf("henn: evaluation keys lack %d of the %d rotations the model needs (first: %d); generate them with Client.EvaluationKeys", len(missing), len(m.Rotations()), missing[0])
 	}
-	s := &Server{m: m, params: params, eval: ckks.NewEvaluator(params, evk.KeySet()), workers: m.opts.workers()}
+	return nil
+}
+
+// encodeWeights prepares the key-independent part of s: the stages'
+// scales and (Packed, Tokens) the diagonals encoded as plaintexts.
+func (s *Server) encodeWeights() error {
+	m, params := s.m, s.params
 	if m.ffn != nil {
 		f, err := newFFNServer(s, m.ffn)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		s.ffn = f
-		return s, nil
+		return nil
 	}
 	level, scale := m.layout.Level, params.DefaultScale()
 	li := 0
@@ -125,7 +145,7 @@ func NewServer(m *Model, evk *he.EvaluationKeys) (*Server, error) {
 			if m.layout.Mode == Packed {
 				pl, err := s.encodeDiagonals(m.diag[li], level, ss.accScale.Div(scale))
 				if err != nil {
-					return nil, err
+					return err
 				}
 				ss.packed = pl
 				li++
@@ -137,7 +157,7 @@ func NewServer(m *Model, evk *he.EvaluationKeys) (*Server, error) {
 		s.steps = append(s.steps, ss)
 		level, scale = level-1, ss.outScale
 	}
-	return s, nil
+	return nil
 }
 
 func (s *Server) encodeDiagonals(d *diagMap, level int, ptScale rlwe.Scale) (*packedLinear, error) {

@@ -61,6 +61,7 @@ func newTestServer(t testing.TB, net henn.Network, opts henn.Options, cfg Config
 	}
 	ts := httptest.NewServer(h) // loopback only
 	t.Cleanup(ts.Close)
+	t.Cleanup(func() { h.Close() })
 	return h, ts
 }
 
@@ -255,6 +256,7 @@ func TestOversizedKeys(t *testing.T) {
 		t.Errorf("real keys over a 4 KB limit: %v; want a 413", err)
 	}
 	req, _ := http.NewRequest(http.MethodPost, ts.URL+"/v1/session", io.MultiReader(strings.NewReader(""), bytes.NewReader(make([]byte, 8192))))
+	req.Header.Set("Content-Type", ContentType)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -3,12 +3,18 @@ package serve
 import (
 	"bytes"
 	"container/list"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"mime"
 	"net/http"
+	"os"
+	"runtime"
+	"strconv"
 	"sync"
 	"time"
 
@@ -19,36 +25,80 @@ import (
 // InfoFormat names the version of ModelInfo.
 const InfoFormat = "krelu.serve.model/v1"
 
-// Config bounds what a Handler accepts. Zero fields take the defaults.
+// ContentType is the media type of every POST body and binary response.
+const ContentType = "application/octet-stream"
+
+// Config bounds what a Handler accepts. A zero field takes its default; a
+// negative one is an error of New.
 type Config struct {
 	// MaxKeyBytes bounds a POST /v1/session body (default 512 MiB).
 	MaxKeyBytes int64
 	// MaxCiphertextBytes bounds a POST /v1/session/{id}/infer body
 	// (default 64 MiB).
 	MaxCiphertextBytes int64
-	// MaxSessions is how many sessions are kept; the least recently used
-	// one is dropped to make room (default 8). Each holds a key set, which
-	// can be hundreds of MB, so this bounds the server's memory.
+	// MaxSessions is how many sessions are kept (default 8).
 	MaxSessions int
-	// Timeout bounds one request (default 2 min). An evaluation cannot be
+	// MaxKeyMemory bounds the key material held by all sessions together
+	// (default 1 GiB). A new session that does not fit evicts the least
+	// recently used idle sessions; when the rest are busy it gets 503.
+	MaxKeyMemory int64
+	// SessionTTL drops a session unused for this long (default 10 min).
+	SessionTTL time.Duration
+	// ReadTimeout bounds the reading of one request body, from the moment
+	// the handler starts (default 1 min): a client that sends part of a body
+	// and goes silent is cut off with 408 and its connection closed.
+	ReadTimeout time.Duration
+	// Timeout bounds the evaluation of one batch, waiting for a free
+	// evaluation slot included (default 2 min). An evaluation cannot be
 	// interrupted: on timeout the client gets 503 while the work finishes.
 	Timeout time.Duration
+	// MaxEvaluations bounds the batches evaluated at once (default
+	// GOMAXPROCS); more wait for a slot within Timeout.
+	MaxEvaluations int
+	// Task names the data the model was trained for (e.g. "mnist"); it is
+	// advertised in ModelInfo so that a client can refuse the wrong data.
+	Task string
 }
 
-func (c Config) withDefaults() Config {
-	if c.MaxKeyBytes <= 0 {
-		c.MaxKeyBytes = 512 << 20
+// Defaults of Config.
+const (
+	DefaultMaxKeyBytes        = 512 << 20
+	DefaultMaxCiphertextBytes = 64 << 20
+	DefaultMaxSessions        = 8
+	DefaultMaxKeyMemory       = 1 << 30
+	DefaultSessionTTL         = 10 * time.Minute
+	DefaultReadTimeout        = time.Minute
+	DefaultTimeout            = 2 * time.Minute
+)
+
+func (c Config) check() (Config, error) {
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{{"MaxKeyBytes", c.MaxKeyBytes}, {"MaxCiphertextBytes", c.MaxCiphertextBytes}, {"MaxSessions", int64(c.MaxSessions)},
+		{"MaxKeyMemory", c.MaxKeyMemory}, {"MaxEvaluations", int64(c.MaxEvaluations)}, {"SessionTTL", int64(c.SessionTTL)}, {"ReadTimeout", int64(c.ReadTimeout)}, {"Timeout", int64(c.Timeout)}} {
+		if f.v < 0 {
+			return c, fmt.Errorf("serve: Config.%s is negative (%d); use a positive value, or 0 for the default", f.name, f.v)
+		}
 	}
-	if c.MaxCiphertextBytes <= 0 {
-		c.MaxCiphertextBytes = 64 << 20
+	def := func(v *int64, d int64) {
+		if *v == 0 {
+			*v = d
+		}
 	}
-	if c.MaxSessions <= 0 {
-		c.MaxSessions = 8
+	def(&c.MaxKeyBytes, DefaultMaxKeyBytes)
+	def(&c.MaxCiphertextBytes, DefaultMaxCiphertextBytes)
+	def(&c.MaxKeyMemory, DefaultMaxKeyMemory)
+	def((*int64)(&c.SessionTTL), int64(DefaultSessionTTL))
+	def((*int64)(&c.ReadTimeout), int64(DefaultReadTimeout))
+	def((*int64)(&c.Timeout), int64(DefaultTimeout))
+	if c.MaxSessions == 0 {
+		c.MaxSessions = DefaultMaxSessions
 	}
-	if c.Timeout <= 0 {
-		c.Timeout = 2 * time.Minute
+	if c.MaxEvaluations == 0 {
+		c.MaxEvaluations = runtime.GOMAXPROCS(0)
 	}
-	return c
+	return c, nil
 }
 
 // LayoutInfo is henn.Layout without its parameters (sent separately).
@@ -73,6 +123,8 @@ type ModelInfo struct {
 	Preset      string `json:"preset"`
 	LogN        int    `json:"log_n"`
 	Depth       int    `json:"depth"`
+	// Task is the data the model was trained for ("" when unknown).
+	Task string `json:"task,omitempty"`
 	// Parameters is he.WriteParameters' output (base64 in JSON).
 	Parameters    []byte     `json:"parameters"`
 	Layout        LayoutInfo `json:"layout"`
@@ -84,21 +136,32 @@ type ModelInfo struct {
 	MaxCtBytes    int64      `json:"max_ciphertext_bytes"`
 }
 
-// Handler serves one compiled model. Safe for concurrent use.
+// Handler serves one compiled model. Safe for concurrent use. Call Close
+// to stop its session janitor.
 type Handler struct {
-	model *henn.Model
-	cfg   Config
-	info  []byte
-	h     http.Handler
+	model   *henn.Model
+	weights *henn.Weights // encoded once, shared by every session
+	cfg     Config
+	info    []byte
+	h       http.Handler
+	uploads chan struct{} // bounds key uploads being decoded at once
+	evals   chan struct{} // bounds evaluations running at once
 
 	mu       sync.Mutex
 	sessions map[string]*list.Element // of *session
 	lru      *list.List               // front: most recent
+	keyBytes int64                    // key material held by all sessions
+	done     chan struct{}
+	closed   bool
+	now      func() time.Time // the clock; tests move it
 }
 
 type session struct {
-	id     string
-	server *henn.Server
+	id       string
+	server   *henn.Server
+	keyBytes int64
+	lastUsed time.Time
+	busy     int // requests in flight
 }
 
 // New returns a Handler for m, a network compiled by henn.Compile.
@@ -110,7 +173,14 @@ func New(m *henn.Model, cfg Config) (*Handler, error) {
 	if l.Mode != henn.Packed && l.Mode != henn.Slots {
 		return nil, fmt.Errorf("serve: model layout %s: want a network compiled in packed or slots mode", l.Mode)
 	}
-	cfg = cfg.withDefaults()
+	cfg, err := cfg.check()
+	if err != nil {
+		return nil, err
+	}
+	w, err := henn.EncodeWeights(m)
+	if err != nil {
+		return nil, err
+	}
 	var pb bytes.Buffer
 	if _, err := he.WriteParameters(&pb, m.Params()); err != nil {
 		return nil, err
@@ -121,7 +191,7 @@ func New(m *henn.Model, cfg Config) (*Handler, error) {
 		rot = []int{}
 	}
 	info, err := json.Marshal(ModelInfo{Format: InfoFormat, Fingerprint: hex.EncodeToString(fp[:]),
-		Preset: m.Preset(), LogN: m.Params().LogN(), Depth: m.Depth(), Parameters: pb.Bytes(),
+		Preset: m.Preset(), LogN: m.Params().LogN(), Depth: m.Depth(), Task: cfg.Task, Parameters: pb.Bytes(),
 		Layout: LayoutInfo{Mode: l.Mode.String(), InputDim: l.InputDim, OutputDim: l.OutputDim, Level: l.Level,
 			Block: l.Block, Stride: l.Stride, InPeriod: l.InPeriod, OutPeriod: l.OutPeriod, Copies: l.Copies, CopyShift: l.CopyShift},
 		Rotations: rot, InputDim: l.InputDim, Classes: l.OutputDim, PerCiphertext: l.PerCiphertext(),
@@ -129,24 +199,77 @@ func New(m *henn.Model, cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Handler{model: m, cfg: cfg, info: info, sessions: map[string]*list.Element{}, lru: list.New()}
+	s := &Handler{model: m, weights: w, cfg: cfg, info: info, uploads: make(chan struct{}, 2), evals: make(chan struct{}, cfg.MaxEvaluations),
+		sessions: map[string]*list.Element{}, lru: list.New(), done: make(chan struct{}), now: time.Now}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/model", s.getModel)
 	mux.HandleFunc("POST /v1/session", s.postSession)
 	mux.HandleFunc("POST /v1/session/{id}/infer", s.postInfer)
-	s.h = http.TimeoutHandler(mux, cfg.Timeout, "serve: request timed out\n")
+	s.h = mux
+	go s.janitor()
 	return s, nil
 }
 
-// ServeHTTP implements http.Handler.
-func (s *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.h.ServeHTTP(w, r) }
+// ServeHTTP implements http.Handler. It sets the connection's read deadline
+// (Config.ReadTimeout) and write deadline before anything reads the body,
+// so a stalled client cannot hold a connection, a goroutine and a
+// partially read body for longer than that.
+func (s *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	now := time.Now()
+	// Not every ResponseWriter supports deadlines (e.g. httptest.Recorder);
+	// a real http.Server's does.
+	_ = rc.SetReadDeadline(now.Add(s.cfg.ReadTimeout))
+	_ = rc.SetWriteDeadline(now.Add(s.cfg.Timeout + s.cfg.ReadTimeout))
+	s.h.ServeHTTP(w, r)
+}
 
-// Sessions reports how many sessions are held.
-func (s *Handler) Sessions() int {
+// Close stops the janitor and drops every session.
+func (s *Handler) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.lru.Len()
+	if !s.closed {
+		s.closed = true
+		close(s.done)
+	}
+	clear(s.sessions)
+	s.lru.Init()
+	s.keyBytes = 0
+	return nil
 }
+
+// janitor drops expired sessions even when no request arrives.
+func (s *Handler) janitor() {
+	t := time.NewTicker(max(time.Second, s.cfg.SessionTTL/4))
+	defer t.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-t.C:
+			s.mu.Lock()
+			s.expire(s.now())
+			s.mu.Unlock()
+		}
+	}
+}
+
+// Stats is a snapshot of what a Handler holds.
+type Stats struct {
+	Sessions     int   `json:"sessions"`
+	KeyBytes     int64 `json:"key_bytes"`     // key material of all sessions
+	WeightsBytes int64 `json:"weights_bytes"` // encoded weights, shared
+}
+
+// Stats reports the sessions and memory held.
+func (s *Handler) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return Stats{Sessions: s.lru.Len(), KeyBytes: s.keyBytes, WeightsBytes: s.weights.Size()}
+}
+
+// Sessions reports how many sessions are held.
+func (s *Handler) Sessions() int { return s.Stats().Sessions }
 
 func (s *Handler) getModel(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
@@ -157,94 +280,234 @@ func httpError(w http.ResponseWriter, code int, format string, args ...any) {
 	http.Error(w, fmt.Sprintf(format, args...), code)
 }
 
-// bodyError maps a read failure to 413 when the limit was hit, else 400.
-func bodyError(w http.ResponseWriter, what string, err error) {
+// readErr is a request body that remembers its first read failure: the
+// decoders report malformed data in their own words, but a body over the
+// limit or past its deadline is not malformed.
+type readErr struct {
+	io.ReadCloser
+	err error
+}
+
+func (b *readErr) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF && b.err == nil {
+		b.err = err
+	}
+	return n, err
+}
+
+// bodyError maps a read failure to 413 when the limit was hit, 408 when the
+// read deadline passed, else 400.
+func bodyError(w http.ResponseWriter, r *http.Request, what string, err error, readTimeout time.Duration) {
+	if b, ok := r.Body.(*readErr); ok && b.err != nil {
+		err = b.err
+	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		httpError(w, http.StatusRequestEntityTooLarge, "serve: %s larger than the limit of %d bytes", what, mbe.Limit)
 		return
 	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		httpError(w, http.StatusRequestTimeout, "serve: %s not received within %v", what, readTimeout)
+		return
+	}
 	httpError(w, http.StatusBadRequest, "serve: malformed %s: %v", what, err)
 }
 
-// limit applies max to r's body, rejecting a declared length over it early.
-func limit(w http.ResponseWriter, r *http.Request, what string, max int64) bool {
+// body checks r's media type and applies max to its body, rejecting a
+// declared length over it early.
+func body(w http.ResponseWriter, r *http.Request, what string, max int64) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != ContentType {
+		httpError(w, http.StatusUnsupportedMediaType, "serve: %s must be sent as Content-Type %s, not %q", what, ContentType, r.Header.Get("Content-Type"))
+		return false
+	}
 	if r.ContentLength > max {
 		httpError(w, http.StatusRequestEntityTooLarge, "serve: %s of %d bytes is larger than the limit of %d bytes", what, r.ContentLength, max)
 		return false
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, max)
+	r.Body = &readErr{ReadCloser: http.MaxBytesReader(w, r.Body, max)}
 	return true
 }
 
+func mib(n int64) float64 { return float64(n) / (1 << 20) }
+
 func (s *Handler) postSession(w http.ResponseWriter, r *http.Request) {
-	if !limit(w, r, "evaluation keys", s.cfg.MaxKeyBytes) {
+	if !body(w, r, "evaluation keys", s.cfg.MaxKeyBytes) {
 		return
 	}
-	// Only the evaluation-key frame is parsed here: a body holding anything
-	// else (parameters, a ciphertext, any other bytes) fails its header check.
-	evk, err := he.ReadEvaluationKeys(r.Body)
-	if err != nil {
-		bodyError(w, "evaluation keys", err)
+	// The declared size is a cheap first test of whether keys can fit.
+	if r.ContentLength > 0 {
+		s.mu.Lock()
+		ok := s.admit(r.ContentLength, false)
+		s.mu.Unlock()
+		if !ok {
+			s.full(w, r.ContentLength)
+			return
+		}
+	}
+	select {
+	case s.uploads <- struct{}{}:
+		defer func() { <-s.uploads }()
+	case <-r.Context().Done():
 		return
 	}
+	// Only an evaluation-key frame for the model's parameters is parsed: a
+	// body holding anything else (parameters, a ciphertext, keys for other
+	// parameters, any other bytes) fails its header check before the
+	// payload is read.
 	params := s.model.Params()
-	if fp, want := he.Fingerprint(evk.Params), he.Fingerprint(params); fp != want || !evk.Params.Equal(&params) {
-		httpError(w, http.StatusBadRequest, "serve: evaluation keys are for parameters %x (LogN %d); the model uses %x (LogN %d), see GET /v1/model",
-			fp, evk.Params.LogN(), want, params.LogN())
+	evk, err := he.ReadEvaluationKeysFor(r.Body, params)
+	if errors.Is(err, he.ErrOtherParameters) {
+		want := he.Fingerprint(params)
+		httpError(w, http.StatusBadRequest, "serve: evaluation keys are for other parameters; the model uses %x (LogN %d), see GET /v1/model", want, params.LogN())
 		return
 	}
-	srv, err := henn.NewServer(s.model, evk)
+	if err != nil {
+		bodyError(w, r, "evaluation keys", err, s.cfg.ReadTimeout)
+		return
+	}
+	// Keys for rotations the model does not use are dropped at once.
+	evk.Retain(s.model.Rotations()...)
+	srv, err := s.weights.NewServer(evk)
 	if err != nil {
 		httpError(w, http.StatusBadRequest, "serve: evaluation keys rejected: %v", err)
 		return
 	}
 	var id [16]byte
 	rand.Read(id[:])
-	sess := &session{id: hex.EncodeToString(id[:]), server: srv}
+	sess := &session{id: hex.EncodeToString(id[:]), server: srv, keyBytes: evk.Size()}
 	s.mu.Lock()
-	for s.lru.Len() >= s.cfg.MaxSessions {
-		old := s.lru.Back()
-		delete(s.sessions, old.Value.(*session).id)
-		s.lru.Remove(old)
+	sess.lastUsed = s.now()
+	if !s.admit(sess.keyBytes, true) {
+		s.mu.Unlock()
+		s.full(w, sess.keyBytes)
+		return
 	}
 	s.sessions[sess.id] = s.lru.PushFront(sess)
+	s.keyBytes += sess.keyBytes
 	s.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusCreated)
 	json.NewEncoder(w).Encode(map[string]string{"id": sess.id})
 }
 
-func (s *Handler) lookup(id string) *session {
+// admit reports whether a session holding size bytes of keys fits, after
+// dropping expired sessions and, when evict is set, as many of the least
+// recently used idle ones as it takes. Nothing is evicted unless the
+// session then fits. s.mu is held.
+func (s *Handler) admit(size int64, evict bool) bool {
+	s.expire(s.now())
+	if size > s.cfg.MaxKeyMemory {
+		return false
+	}
+	fits := func(n int, bytes int64) bool {
+		return n < s.cfg.MaxSessions && bytes+size <= s.cfg.MaxKeyMemory
+	}
+	n, bytes := s.lru.Len(), s.keyBytes
+	for e := s.lru.Back(); e != nil && !fits(n, bytes); e = e.Prev() {
+		if sess := e.Value.(*session); sess.busy == 0 {
+			n, bytes = n-1, bytes-sess.keyBytes
+		}
+	}
+	if !fits(n, bytes) {
+		return false
+	}
+	for e := s.lru.Back(); evict && e != nil && !fits(s.lru.Len(), s.keyBytes); {
+		prev := e.Prev()
+		if e.Value.(*session).busy == 0 {
+			s.drop(e)
+		}
+		e = prev
+	}
+	return true
+}
+
+// full answers 503 for a session of size bytes that does not fit.
+func (s *Handler) full(w http.ResponseWriter, size int64) {
+	st := s.Stats()
+	if size > s.cfg.MaxKeyMemory {
+		httpError(w, http.StatusServiceUnavailable, "serve: key set of %.1f MiB exceeds the server's key memory of %.1f MiB (krelu serve --max-key-memory-mb)",
+			mib(size), mib(s.cfg.MaxKeyMemory))
+		return
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(10))
+	httpError(w, http.StatusServiceUnavailable, "serve: server full: %d busy sessions hold %.1f MiB of its %.1f MiB key memory (at most %d sessions); retry later",
+		st.Sessions, mib(st.KeyBytes), mib(s.cfg.MaxKeyMemory), s.cfg.MaxSessions)
+}
+
+// expire drops idle sessions unused for longer than the TTL. s.mu is held.
+func (s *Handler) expire(now time.Time) {
+	for e := s.lru.Back(); e != nil; {
+		prev := e.Prev()
+		sess := e.Value.(*session)
+		if now.Sub(sess.lastUsed) <= s.cfg.SessionTTL {
+			break // the list is in order of use
+		}
+		if sess.busy == 0 {
+			s.drop(e)
+		}
+		e = prev
+	}
+}
+
+func (s *Handler) drop(e *list.Element) {
+	sess := e.Value.(*session)
+	delete(s.sessions, sess.id)
+	s.keyBytes -= sess.keyBytes
+	s.lru.Remove(e)
+}
+
+// acquire finds a session and marks it busy; release undoes that.
+func (s *Handler) acquire(id string) *session {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.expire(s.now())
 	e, ok := s.sessions[id]
 	if !ok {
 		return nil
 	}
 	s.lru.MoveToFront(e)
-	return e.Value.(*session)
+	sess := e.Value.(*session)
+	sess.busy++
+	sess.lastUsed = s.now()
+	return sess
+}
+
+func (s *Handler) release(sess *session) {
+	s.mu.Lock()
+	sess.busy--
+	sess.lastUsed = s.now()
+	s.mu.Unlock()
 }
 
 func (s *Handler) postInfer(w http.ResponseWriter, r *http.Request) {
-	sess := s.lookup(r.PathValue("id"))
+	if !body(w, r, "ciphertext batch", s.cfg.MaxCiphertextBytes) {
+		return
+	}
+	sess := s.acquire(r.PathValue("id"))
 	if sess == nil {
 		httpError(w, http.StatusNotFound, "serve: unknown session %q (expired or never created); POST /v1/session first", r.PathValue("id"))
 		return
 	}
-	if !limit(w, r, "ciphertext batch", s.cfg.MaxCiphertextBytes) {
-		return
-	}
+	defer s.release(sess)
 	in, err := henn.ReadCiphertexts(r.Body, s.model.Params())
 	if err != nil {
-		bodyError(w, "ciphertext batch", err)
+		bodyError(w, r, "ciphertext batch", err, s.cfg.ReadTimeout)
 		return
 	}
 	if len(in.Groups) == 0 {
 		httpError(w, http.StatusBadRequest, "serve: empty ciphertext batch")
 		return
 	}
-	out, err := sess.server.Evaluate(in)
+	out, err := s.evaluate(r.Context(), sess, in)
+	if errors.Is(err, context.DeadlineExceeded) {
+		httpError(w, http.StatusServiceUnavailable, "serve: the evaluation did not finish within %v (krelu serve --timeout); send smaller batches or retry later", s.cfg.Timeout)
+		return
+	}
+	if errors.Is(err, context.Canceled) {
+		return // the client is gone
+	}
 	if err != nil {
 		httpError(w, http.StatusBadRequest, "serve: cannot evaluate this batch: %v", err)
 		return
@@ -254,6 +517,62 @@ func (s *Handler) postInfer(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusInternalServerError, "serve: writing the result: %v", err)
 		return
 	}
-	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Type", ContentType)
 	w.Write(buf.Bytes())
+}
+
+// evaluate runs in on sess within Config.Timeout, waiting for an
+// evaluation slot first. On timeout it returns context.DeadlineExceeded
+// while the evaluation, which cannot be interrupted, finishes in the
+// background holding its slot and its session.
+func (s *Handler) evaluate(ctx context.Context, sess *session, in *henn.Ciphertexts) (*henn.Ciphertexts, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	select {
+	case s.evals <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	type result struct {
+		out *henn.Ciphertexts
+		err error
+	}
+	done := make(chan result, 1)
+	s.mu.Lock()
+	sess.busy++ // held by the goroutine until the work is done
+	s.mu.Unlock()
+	go func() {
+		defer func() { <-s.evals; s.release(sess) }()
+		out, err := sess.server.Evaluate(in)
+		done <- result{out, err}
+	}()
+	select {
+	case r := <-done:
+		return r.out, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// busy reports the requests in flight on session id (for tests).
+func (s *Handler) busy(id string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := s.sessions[id]; ok {
+		return e.Value.(*session).busy
+	}
+	return 0
+}
+
+// NewHTTPServer returns an http.Server for h with deadlines on the request
+// headers (at most 10 s, or h's ReadTimeout when shorter) and on idle
+// keep-alive connections, and a bound on header size. The body deadlines
+// are h's own (see Handler.ServeHTTP).
+func NewHTTPServer(h *Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: min(10*time.Second, h.cfg.ReadTimeout),
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
 }

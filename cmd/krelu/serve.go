@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
+	"runtime"
 	"time"
 
 	"github.com/krelu/krelu/henn"
@@ -22,33 +24,76 @@ func init() {
 
 func runServe(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", stderr)
-	model := fs.String("model", "", "model checkpoint (polynomial activations of degree ≤ 2)")
-	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
+	setUsage(fs, stderr, "krelu serve --model MODEL [flags]", "")
+	model := fs.String("model", "", "model checkpoint (polynomial activations of degree ≤ 2; required)")
+	addr := fs.String("addr", "127.0.0.1:8080", "listen address host:port")
 	mode := fs.String("mode", "packed", "encrypted layout: packed (several images per ciphertext) or slots (one ciphertext per pixel; needs a larger --max-ct-mb)")
-	sessions := fs.Int("max-sessions", 8, "sessions (key sets) kept; the least recently used is dropped")
-	keyMB := fs.Int64("max-key-mb", 512, "largest evaluation-key upload, in MiB")
-	ctMB := fs.Int64("max-ct-mb", 64, "largest ciphertext batch, in MiB")
-	timeout := fs.Duration("timeout", 2*time.Minute, "per-request time limit")
+	sessions := fs.Int("max-sessions", serve.DefaultMaxSessions, "sessions (key sets) kept, 1…4096; idle ones are dropped least recently used first")
+	keyMB := fs.Int64("max-key-mb", serve.DefaultMaxKeyBytes>>20, "largest evaluation-key upload in MiB, 1…65536")
+	ctMB := fs.Int64("max-ct-mb", serve.DefaultMaxCiphertextBytes>>20, "largest ciphertext batch in MiB, 1…65536")
+	memMB := fs.Int64("max-key-memory-mb", serve.DefaultMaxKeyMemory>>20, "key memory of all sessions together in MiB, 1…1048576; a session that does not fit gets 503")
+	ttl := fs.Duration("session-ttl", serve.DefaultSessionTTL, "drop a session unused for this long (> 0)")
+	readTimeout := fs.Duration("read-timeout", serve.DefaultReadTimeout, "time to receive one request's headers and body (> 0); a stalled client is cut off")
+	timeout := fs.Duration("timeout", serve.DefaultTimeout, "time limit of one evaluation, waiting included (> 0)")
+	evals := fs.Int("max-evaluations", runtime.GOMAXPROCS(0), "batches evaluated at once, 1…1024")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	h, m, err := serveHandler(*model, *mode, serve.Config{MaxKeyBytes: *keyMB << 20, MaxCiphertextBytes: *ctMB << 20,
-		MaxSessions: *sessions, Timeout: *timeout})
+	cfg, err := serveConfig(*addr, *sessions, *keyMB, *ctMB, *memMB, *evals, *ttl, *readTimeout, *timeout)
 	if err != nil {
 		return err
 	}
+	h, m, err := serveHandler(*model, *mode, &cfg)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "serving %s (%s, %s, LogN %d, depth %d, %d rotation keys) on http://%s\n",
-		*model, m.Layout().Mode, m.Preset(), m.Params().LogN(), m.Depth(), len(m.Rotations()), ln.Addr())
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	return srv.Serve(ln)
+	task := cfg.Task
+	if task == "" {
+		task = "unknown task"
+	}
+	fmt.Fprintf(stdout, "serving %s (%s; %s, %s, LogN %d, depth %d, %d rotation keys) on http://%s\n",
+		*model, task, m.Layout().Mode, m.Preset(), m.Params().LogN(), m.Depth(), len(m.Rotations()), ln.Addr())
+	return serve.NewHTTPServer(h).Serve(ln)
 }
 
-// serveHandler loads a checkpoint and compiles it for the server.
-func serveHandler(path, mode string, cfg serve.Config) (*serve.Handler, *henn.Model, error) {
+// serveConfig checks every numeric flag of krelu serve before any model
+// is loaded.
+func serveConfig(addr string, sessions int, keyMB, ctMB, memMB int64, evals int, ttl, readTimeout, timeout time.Duration) (serve.Config, error) {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return serve.Config{}, fmt.Errorf("%w: --addr %q: want host:port, e.g. 127.0.0.1:8080", errUsage, addr)
+	}
+	for _, f := range []struct {
+		name    string
+		v, l, h int64
+	}{{"max-sessions", int64(sessions), 1, 4096}, {"max-key-mb", keyMB, 1, 1 << 16}, {"max-ct-mb", ctMB, 1, 1 << 16},
+		{"max-key-memory-mb", memMB, 1, 1 << 20}, {"max-evaluations", int64(evals), 1, 1024}} {
+		if f.v < f.l || f.v > f.h {
+			return serve.Config{}, fmt.Errorf("%w: --%s %d: want %d…%d", errUsage, f.name, f.v, f.l, f.h)
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    time.Duration
+	}{{"session-ttl", ttl}, {"read-timeout", readTimeout}, {"timeout", timeout}} {
+		if f.v <= 0 {
+			return serve.Config{}, fmt.Errorf("%w: --%s %v: want a positive duration, e.g. 30s or 2m", errUsage, f.name, f.v)
+		}
+	}
+	if keyMB > memMB {
+		return serve.Config{}, fmt.Errorf("%w: --max-key-mb %d exceeds --max-key-memory-mb %d: no key set that large could be kept", errUsage, keyMB, memMB)
+	}
+	return serve.Config{MaxKeyBytes: keyMB << 20, MaxCiphertextBytes: ctMB << 20, MaxSessions: sessions,
+		MaxKeyMemory: memMB << 20, SessionTTL: ttl, ReadTimeout: readTimeout, Timeout: timeout, MaxEvaluations: evals}, nil
+}
+
+// serveHandler loads a checkpoint and compiles it for the server; cfg.Task
+// is set to the task the checkpoint records.
+func serveHandler(path, mode string, cfg *serve.Config) (*serve.Handler, *henn.Model, error) {
 	if path == "" {
 		return nil, nil, fmt.Errorf("%w: --model MODEL is required", errUsage)
 	}
@@ -65,6 +110,7 @@ func serveHandler(path, mode string, cfg serve.Config) (*serve.Handler, *henn.Mo
 	if err != nil {
 		return nil, nil, err
 	}
+	cfg.Task = n.Task
 	hn, err := n.HENN()
 	if err != nil {
 		return nil, nil, err
@@ -73,7 +119,7 @@ func serveHandler(path, mode string, cfg serve.Config) (*serve.Handler, *henn.Mo
 	if err != nil {
 		return nil, nil, err
 	}
-	h, err := serve.New(m, cfg)
+	h, err := serve.New(m, *cfg)
 	return h, m, err
 }
 
@@ -98,10 +144,11 @@ type clientReport struct {
 
 func runClient(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("client", stderr)
-	server := fs.String("server", "", "server URL, e.g. http://127.0.0.1:8080")
-	task := fs.String("task", "mnist", "test set: mnist or fashion")
-	limit := fs.Int("limit", 0, "classify only the first N test images (0: all 10,000)")
-	batch := fs.Int("batch", 0, "images per request (0: a whole number of ciphertexts, about 256 images)")
+	setUsage(fs, stderr, "krelu client --server URL [flags]", "")
+	server := fs.String("server", "", "server URL, e.g. http://127.0.0.1:8080 (required)")
+	task := fs.String("task", "mnist", "test set: mnist or fashion (must be the task the server's model was trained for)")
+	limit := fs.Int("limit", 0, "classify only the first N test images, 0 (all 10,000) … 10000")
+	batch := fs.Int("batch", 0, "images per request, 0 (a whole number of ciphertexts, about 256 images) … 65536")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -109,9 +156,34 @@ func runClient(args []string, stdout, stderr io.Writer) error {
 	if *server == "" {
 		return fmt.Errorf("%w: --server URL is required", errUsage)
 	}
+	if u, err := url.Parse(*server); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%w: --server %q: want an http:// or https:// URL with a host, e.g. http://127.0.0.1:8080", errUsage, *server)
+	}
+	if *limit < 0 || *limit > 10000 {
+		return fmt.Errorf("%w: --limit %d: want 0 (all) … 10000", errUsage, *limit)
+	}
+	if *batch < 0 || *batch > 65536 {
+		return fmt.Errorf("%w: --batch %d: want 0 (automatic) … 65536", errUsage, *batch)
+	}
 	t, err := imgTask(*task)
 	if err != nil {
 		return err
+	}
+	ctx := context.Background()
+	c := &serve.Client{BaseURL: *server, HTTP: &http.Client{Timeout: 10 * time.Minute}}
+	// The model description first: a wrong task or shape is an error
+	// before any key is made.
+	info, _, err := c.Model(ctx)
+	if err != nil {
+		return err
+	}
+	if info.Task != "" && info.Task != string(t) {
+		return fmt.Errorf("the server's model was trained for %s; --task %s would classify %s images with it (use --task %s, or serve a %s model)",
+			info.Task, t, t, info.Task, t)
+	}
+	if info.InputDim != mnist.Pixels || info.Classes != mnist.Classes {
+		return fmt.Errorf("server model takes %d inputs and gives %d classes; %s images are %d pixels in %d classes",
+			info.InputDim, info.Classes, t, mnist.Pixels, mnist.Classes)
 	}
 	te, err := mnist.Load(t, "", false)
 	if err != nil {
@@ -120,8 +192,6 @@ func runClient(args []string, stdout, stderr io.Writer) error {
 	if *limit > 0 && *limit < te.Len() {
 		te = te.Slice(0, *limit)
 	}
-	ctx := context.Background()
-	c := &serve.Client{BaseURL: *server, HTTP: &http.Client{Timeout: 10 * time.Minute}}
 	t0 := time.Now()
 	sess, err := c.NewSession(ctx)
 	if err != nil {
@@ -129,17 +199,13 @@ func runClient(args []string, stdout, stderr io.Writer) error {
 	}
 	rep := clientReport{Server: *server, Task: string(t), Mode: sess.Info.Layout.Mode, Preset: sess.Info.Preset,
 		LogN: sess.Info.LogN, Images: te.Len(), Setup: time.Since(t0).Seconds(), KeyBytes: sess.KeyBytes}
-	if sess.Info.InputDim != mnist.Pixels || sess.Info.Classes != mnist.Classes {
-		return fmt.Errorf("server model takes %d inputs and gives %d classes; %s images are %d pixels in %d classes",
-			sess.Info.InputDim, sess.Info.Classes, t, mnist.Pixels, mnist.Classes)
-	}
 	images := make([][]float64, te.Len())
 	for i := range images {
 		images[i] = te.X.RawRowView(i)
 	}
 	per := max(1, sess.Info.PerCiphertext)
 	chunk := *batch
-	if chunk <= 0 {
+	if chunk == 0 {
 		chunk = per * max(1, 256/per)
 	}
 	rep.BatchImages = chunk

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"math"
 	"net/http/httptest"
 	"os"
@@ -27,6 +28,7 @@ func TestServeClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	n.Task = "mnist"
 	path := filepath.Join(t.TempDir(), "mlp.krelu")
 	var buf bytes.Buffer
 	if err := n.Save(&buf); err != nil {
@@ -35,7 +37,7 @@ func TestServeClient(t *testing.T) {
 	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	h, _, err := serveHandler(path, "packed", serve.Config{})
+	h, _, err := serveHandler(path, "packed", &serve.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,19 +67,65 @@ func TestServeClient(t *testing.T) {
 		t.Errorf("byte counts: keys %d, sent %d, received %d", rep.KeyBytes, rep.BytesSent, rep.BytesRecv)
 	}
 
+	// The server advertises its task; a client asking for another one is
+	// refused before it makes keys.
+	err = runClient([]string{"--server", ts.URL, "--task", "fashion", "--limit", "8"}, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "trained for mnist") || !strings.Contains(err.Error(), "--task fashion") {
+		t.Errorf("krelu client --task fashion against an MNIST server: %v; want an error naming both tasks", err)
+	}
+
 	var text bytes.Buffer
 	if err := runClient([]string{"--server", ts.URL, "--limit", "8"}, &text, &errOut); err != nil || !strings.Contains(text.String(), "accuracy") {
 		t.Errorf("text report: %v %q", err, text.String())
 	}
 }
 
+// TestServeFlags is the bad-input catalogue of krelu serve and krelu
+// client: every numeric flag out of range is an error naming the flag and
+// its range, found before the (missing) model or server is touched.
 func TestServeFlags(t *testing.T) {
-	for _, args := range [][]string{{}, {"--model", "x", "--mode", "tokens"}} {
-		if err := runServe(args, &bytes.Buffer{}, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "usage") {
-			t.Errorf("krelu serve %q: %v; want a usage error", args, err)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{}, "--model"},
+		{[]string{"--model", "x", "--mode", "tokens"}, "--mode"},
+		{[]string{"--model", "x", "--max-sessions", "0"}, "--max-sessions 0: want 1…4096"},
+		{[]string{"--model", "x", "--max-sessions", "-3"}, "--max-sessions -3"},
+		{[]string{"--model", "x", "--max-sessions", "5000"}, "--max-sessions 5000"},
+		{[]string{"--model", "x", "--timeout", "-1s"}, "--timeout -1s: want a positive duration"},
+		{[]string{"--model", "x", "--timeout", "0"}, "--timeout 0s"},
+		{[]string{"--model", "x", "--read-timeout", "-5s"}, "--read-timeout"},
+		{[]string{"--model", "x", "--session-ttl", "0s"}, "--session-ttl"},
+		{[]string{"--model", "x", "--max-key-mb", "0"}, "--max-key-mb 0: want 1…65536"},
+		{[]string{"--model", "x", "--max-ct-mb", "-1"}, "--max-ct-mb -1"},
+		{[]string{"--model", "x", "--max-key-memory-mb", "0"}, "--max-key-memory-mb 0"},
+		{[]string{"--model", "x", "--max-evaluations", "0"}, "--max-evaluations 0: want 1…1024"},
+		{[]string{"--model", "x", "--max-key-mb", "2048", "--max-key-memory-mb", "1024"}, "--max-key-mb 2048 exceeds --max-key-memory-mb 1024"},
+		{[]string{"--model", "x", "--addr", "8080"}, "--addr"},
+		{[]string{"--model", "x", "--max-sessions", "two"}, "max-sessions"},
+	} {
+		err := runServe(tc.args, &bytes.Buffer{}, &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, errUsage) {
+			t.Errorf("krelu serve %q: %v; want a usage error containing %q", tc.args, err, tc.want)
 		}
 	}
-	if err := runClient(nil, &bytes.Buffer{}, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "--server") {
-		t.Errorf("krelu client without --server: %v", err)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "--server"},
+		{[]string{"--server", "ftp://127.0.0.1:1"}, "--server"},
+		{[]string{"--server", "127.0.0.1:8080"}, "--server"},
+		{[]string{"--server", "http://127.0.0.1:1", "--batch", "-5"}, "--batch -5: want 0 (automatic) … 65536"},
+		{[]string{"--server", "http://127.0.0.1:1", "--batch", "100000"}, "--batch 100000"},
+		{[]string{"--server", "http://127.0.0.1:1", "--limit", "-1"}, "--limit -1: want 0 (all) … 10000"},
+		{[]string{"--server", "http://127.0.0.1:1", "--limit", "20000"}, "--limit 20000"},
+		{[]string{"--server", "http://127.0.0.1:1", "--task", "cifar"}, "cifar"},
+	} {
+		err := runClient(tc.args, &bytes.Buffer{}, &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, errUsage) {
+			t.Errorf("krelu client %q: %v; want a usage error containing %q", tc.args, err, tc.want)
+		}
 	}
 }

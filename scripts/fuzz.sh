@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Runs every fuzz target of krelu's decoders of untrusted bytes, one at a
+# time, for FUZZTIME (default 10^6 executions each), and prints one markdown
+# row per target: package, target, executions, wall time, new corpus
+# entries, result. docs/fuzz.md records a run of this script.
+#
+#   bash scripts/fuzz.sh                     # all targets, 10^6 executions
+#   FUZZTIME=20s bash scripts/fuzz.sh he nn  # the targets of packages he and nn
+#   bash scripts/fuzz.sh serve:FuzzInferBody  # one target
+#
+# The machine is shared: targets run under nice -n 10, one after the other.
+# A crash leaves its input in PKG/testdata/fuzz/FuzzX/ (commit it: it
+# becomes a regression test of `go test`) and makes the script exit 1.
+# After each target a few of the inputs it found are kept as seeds (see
+# keep_corpus); `bash scripts/fuzz.sh --keep-only PKG:FuzzX ...` does only that.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+FUZZTIME=${FUZZTIME:-1000000x}
+LOG=${FUZZLOG:-$(mktemp -d)/fuzz}
+mkdir -p "$LOG"
+
+targets=(
+	"./he FuzzReadCiphertext"
+	"./he FuzzReadParameters"
+	"./he FuzzReadPublicKey"
+	"./he FuzzReadEvaluationKeys"
+	"./henn FuzzReadCiphertexts"
+	"./serve FuzzSessionBody"
+	"./serve FuzzInferBody"
+	"./nn FuzzLoad"
+	"./transformer FuzzLoad"
+	"./transformer FuzzReadGloVe"
+	"./approx FuzzReadActivation"
+	"./approx FuzzParseSource"
+	"./npy FuzzRead"
+	"./mnist FuzzReadIDX"
+	"./format/safetensors FuzzParse"
+	"./format/gguf FuzzParse"
+	"./format/glove FuzzReadWink"
+	"./format/glove FuzzReadText"
+	"./llama2c FuzzParse"
+	"./llama2c FuzzReadTokenizer"
+	"./llama2c FuzzTokenizerRoundTrip"
+)
+
+# keep_corpus copies up to KEEP (default 8) of the smallest entries the
+# fuzzer found (Go's fuzz cache) into PKG/testdata/fuzz/NAME/, where
+# `go test` replays them: a modest seed corpus, not thousands of files.
+keep_corpus() {
+	local pkg=$1 name=$2 cache
+	cache="$(go env GOCACHE)/fuzz/$(go list "$pkg")/$name"
+	[ -d "$cache" ] || return 0
+	mkdir -p "$pkg/testdata/fuzz/$name"
+	# shellcheck disable=SC2012
+	ls -S -r "$cache" | head -n "${KEEP:-8}" | while read -r f; do
+		cp -n "$cache/$f" "$pkg/testdata/fuzz/$name/"
+	done
+}
+
+if [ "${1:-}" = "--keep-only" ]; then
+	shift
+	for t in "$@"; do keep_corpus "./${t%%:*}" "${t#*:}"; done
+	exit 0
+fi
+
+echo "| package | target | executions | time | new corpus entries | result |"
+echo "|---|---|---|---|---|---|"
+status=0
+for t in "${targets[@]}"; do
+	read -r pkg name <<<"$t"
+	if [ $# -gt 0 ] && [[ " $* " != *" ${pkg#./}:$name "* ]] && [[ " $* " != *" ${pkg#./} "* ]]; then continue; fi
+	out="$LOG/${pkg//\//_}_$name.log"
+	start=$(date +%s)
+	nice -n 10 go test -run '^$' -fuzz "^$name\$" -fuzztime "$FUZZTIME" -timeout 0 "$pkg" >"$out" 2>&1
+	rc=$?
+	secs=$(($(date +%s) - start))
+	last=$(grep -E '^fuzz: elapsed' "$out" | tail -1)
+	execs=$(sed -nE 's/.*execs: ([0-9]+).*/\1/p' <<<"$last")
+	newc=$(sed -nE 's/.*new interesting: ([0-9]+).*/\1/p' <<<"$last")
+	if [ $rc -eq 0 ]; then res=ok; else res="FAIL (see $out)"; status=1; fi
+	keep_corpus "$pkg" "$name"
+	echo "| ${pkg#./} | $name | ${execs:-?} | ${secs} s | ${newc:-0} | $res |"
+done
+exit $status
