@@ -1,0 +1,194 @@
+package graph
+
+import (
+	"fmt"
+	"math"
+)
+
+// Tensor is a dense row-major array of float64 values. Integer-valued
+// tensors (indices, shapes) are held as float64 too; every integer an ONNX
+// model uses as an index or a dimension is far below 2^53, so the
+// conversion is exact.
+type Tensor struct {
+	Shape []int
+	Data  []float64
+}
+
+// maxElems bounds the size of any tensor built from a declared shape, so a
+// corrupt model claiming a huge dimension fails with an error instead of
+// exhausting memory.
+const maxElems = 1 << 31
+
+// NewTensor returns a tensor holding data in the given shape. The shape is
+// copied; data is not. It fails if a dimension is negative or len(data)
+// does not match the shape.
+func NewTensor(shape []int, data []float64) (*Tensor, error) {
+	n, err := ShapeSize(shape)
+	if err != nil {
+		return nil, err
+	}
+	if n != len(data) {
+		return nil, fmt.Errorf("graph: shape %v holds %d values, got %d", shape, n, len(data))
+	}
+	return &Tensor{Shape: append([]int(nil), shape...), Data: data}, nil
+}
+
+// Zeros returns a zero tensor of the given shape. It panics on a negative
+// dimension; use NewTensor for shapes that come from user input.
+func Zeros(shape ...int) *Tensor {
+	n, err := ShapeSize(shape)
+	if err != nil {
+		panic(err)
+	}
+	return &Tensor{Shape: append([]int(nil), shape...), Data: make([]float64, n)}
+}
+
+// Scalar returns a rank-0 tensor holding v.
+func Scalar(v float64) *Tensor { return &Tensor{Shape: []int{}, Data: []float64{v}} }
+
+// ShapeSize returns the number of elements of a shape, or an error if a
+// dimension is negative or the product exceeds the size limit.
+func ShapeSize(shape []int) (int, error) {
+	n := 1
+	for _, d := range shape {
+		if d < 0 {
+			return 0, fmt.Errorf("graph: negative dimension in shape %v", shape)
+		}
+		if d != 0 && n > maxElems/d {
+			return 0, fmt.Errorf("graph: shape %v has more than %d elements", shape, maxElems)
+		}
+		n *= d
+	}
+	return n, nil
+}
+
+// Size returns the number of elements.
+func (t *Tensor) Size() int { return len(t.Data) }
+
+// Rank returns the number of dimensions.
+func (t *Tensor) Rank() int { return len(t.Shape) }
+
+// Clone returns a deep copy.
+func (t *Tensor) Clone() *Tensor {
+	return &Tensor{Shape: append([]int(nil), t.Shape...), Data: append([]float64(nil), t.Data...)}
+}
+
+// At returns the element at the given index (one coordinate per dimension).
+func (t *Tensor) At(idx ...int) float64 {
+	if len(idx) != len(t.Shape) {
+		panic(fmt.Sprintf("graph: At with %d indices on rank-%d tensor", len(idx), len(t.Shape)))
+	}
+	off := 0
+	for i, x := range idx {
+		if x < 0 || x >= t.Shape[i] {
+			panic(fmt.Sprintf("graph: index %v out of range for shape %v", idx, t.Shape))
+		}
+		off = off*t.Shape[i] + x
+	}
+	return t.Data[off]
+}
+
+// String formats the shape and, for small tensors, the values.
+func (t *Tensor) String() string {
+	if len(t.Data) <= 16 {
+		return fmt.Sprintf("Tensor%v%v", t.Shape, t.Data)
+	}
+	return fmt.Sprintf("Tensor%v[%d values]", t.Shape, len(t.Data))
+}
+
+// strides returns row-major strides of shape.
+func strides(shape []int) []int {
+	s := make([]int, len(shape))
+	acc := 1
+	for i := len(shape) - 1; i >= 0; i-- {
+		s[i] = acc
+		acc *= shape[i]
+	}
+	return s
+}
+
+// sameShape reports whether a and b are equal shapes.
+func sameShape(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// broadcastShape returns the NumPy-style multidirectional broadcast of the
+// shapes (ONNX "Broadcasting in ONNX", docs/Broadcasting.md).
+func broadcastShape(shapes ...[]int) ([]int, error) {
+	r := 0
+	for _, s := range shapes {
+		r = max(r, len(s))
+	}
+	out := make([]int, r)
+	for i := range out {
+		out[i] = 1
+	}
+	for _, s := range shapes {
+		off := r - len(s)
+		for i, d := range s {
+			switch {
+			case out[off+i] == d || d == 1:
+			case out[off+i] == 1:
+				out[off+i] = d
+			default:
+				return nil, fmt.Errorf("shapes %v are not broadcastable", shapes)
+			}
+		}
+	}
+	return out, nil
+}
+
+// broadcastIndex maps each flat index of out to the flat index of a tensor
+// of shape in broadcast to out. It returns nil when in equals out.
+func broadcastIndex(in, out []int) []int {
+	if sameShape(in, out) {
+		return nil
+	}
+	n := 1
+	for _, d := range out {
+		n *= d
+	}
+	idx := make([]int, n)
+	inStr := strides(in)
+	// effective stride per output dim: 0 where broadcast.
+	eff := make([]int, len(out))
+	off := len(out) - len(in)
+	for i := range in {
+		if in[i] != 1 {
+			eff[off+i] = inStr[i]
+		}
+	}
+	coord := make([]int, len(out))
+	pos := 0
+	for k := 0; k < n; k++ {
+		idx[k] = pos
+		for d := len(out) - 1; d >= 0; d-- {
+			coord[d]++
+			pos += eff[d]
+			if coord[d] < out[d] {
+				break
+			}
+			pos -= eff[d] * coord[d]
+			coord[d] = 0
+		}
+	}
+	return idx
+}
+
+// isFinite reports whether every value of t is finite.
+func (t *Tensor) isFinite() bool {
+	for _, v := range t.Data {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return false
+		}
+	}
+	return true
+}
