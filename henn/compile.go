@@ -110,6 +110,7 @@ type Model struct {
 	preset string
 	stages []stage
 	ffn    *ffnPlan
+	gp     *graphPlan // compiled from a model graph (graphserver.go)
 	opts   Options
 
 	// Packed: per linear stage, the diagonal structure.
@@ -143,6 +144,11 @@ func (m *Model) Rotations() []int {
 			continue
 		}
 		for _, r := range d.rotations() {
+			set[r*S] = true
+		}
+	}
+	if m.gp != nil {
+		for _, r := range m.gp.rotations() {
 			set[r*S] = true
 		}
 	}
