@@ -229,7 +229,7 @@ func (c *ctx) window(in, kernel []int, ceil bool) (*spatial, error) {
 	return s, nil
 }
 
-// opConv is ONNX Conv for 1-D and 2-D inputs (N, C, [H,] W) with groups
+// opConv is ONNX Conv over 1, 2 or more spatial dims with groups
 // (depthwise when group = C). Each group is an im2col matrix multiplied
 // by the group's filters through BLAS.
 func opConv(c *ctx, in []*Tensor) ([]*Tensor, error) {
@@ -237,8 +237,8 @@ func opConv(c *ctx, in []*Tensor) ([]*Tensor, error) {
 		return nil, err
 	}
 	x, w := in[0], in[1]
-	if x.Rank() != 3 && x.Rank() != 4 {
-		return nil, c.errf("only 1-D and 2-D convolutions are supported; input has shape %v", x.Shape)
+	if x.Rank() < 3 {
+		return nil, c.errf("input must be (N, C, spatial…), got shape %v", x.Shape)
 	}
 	if w.Rank() != x.Rank() {
 		return nil, c.errf("weight shape %v does not match input shape %v", w.Shape, x.Shape)
@@ -258,6 +258,9 @@ func opConv(c *ctx, in []*Tensor) ([]*Tensor, error) {
 	sp, err := c.window(x.Shape[2:], kernel, false)
 	if err != nil {
 		return nil, err
+	}
+	if len(sp.in) > 2 {
+		return convND(c, x, w, in, sp, group)
 	}
 	// Treat 1-D as 2-D with height 1.
 	get2 := func(v []int, def int) (int, int) {
@@ -322,6 +325,85 @@ func opConv(c *ctx, in []*Tensor) ([]*Tensor, error) {
 			}
 			wg := w.Data[g*mg*kk : (g+1)*mg*kk]
 			gemm(false, false, mg, opix, kk, 1, wg, kk, col, opix, 1, dst, opix)
+		}
+	}
+	return one(y), nil
+}
+
+// convND is Conv for three or more spatial dims: the same im2col + GEMM
+// per group, with multi-index loops.
+func convND(c *ctx, x, w *Tensor, in []*Tensor, sp *spatial, group int) ([]*Tensor, error) {
+	nb, ch, m, cg := x.Shape[0], x.Shape[1], w.Shape[0], w.Shape[1]
+	r := len(sp.in)
+	var bias []float64
+	if len(in) > 2 && in[2] != nil {
+		if in[2].Rank() != 1 || in[2].Shape[0] != m {
+			return nil, c.errf("bias shape %v, want [%d]", in[2].Shape, m)
+		}
+		bias = in[2].Data
+	}
+	outShape := append([]int{nb, m}, sp.out...)
+	size, err := ShapeSize(outShape)
+	if err != nil {
+		return nil, c.errf("%v", err)
+	}
+	y := &Tensor{Shape: outShape, Data: make([]float64, size)}
+	ipix, kpix, opix := 1, 1, 1
+	for i := 0; i < r; i++ {
+		ipix *= sp.in[i]
+		kpix *= sp.k[i]
+		opix *= sp.out[i]
+	}
+	inStr := strides(sp.in)
+	mg, kk := m/group, cg*kpix
+	col := make([]float64, kk*opix)
+	kc, oc := make([]int, r), make([]int, r)
+	next := func(coord, lim []int) {
+		for d := r - 1; d >= 0; d-- {
+			coord[d]++
+			if coord[d] < lim[d] {
+				return
+			}
+			coord[d] = 0
+		}
+	}
+	for b := 0; b < nb; b++ {
+		for g := 0; g < group; g++ {
+			for ci := 0; ci < cg; ci++ {
+				src := x.Data[(b*ch+g*cg+ci)*ipix:]
+				clear(kc)
+				for kp := 0; kp < kpix; kp++ {
+					row := col[(ci*kpix+kp)*opix:]
+					clear(oc)
+					for op := 0; op < opix; op++ {
+						off, ok := 0, true
+						for d := 0; d < r; d++ {
+							pos := oc[d]*sp.stride[d] - sp.padB[d] + kc[d]*sp.dil[d]
+							if pos < 0 || pos >= sp.in[d] {
+								ok = false
+								break
+							}
+							off += pos * inStr[d]
+						}
+						if ok {
+							row[op] = src[off]
+						} else {
+							row[op] = 0
+						}
+						next(oc, sp.out)
+					}
+					next(kc, sp.k)
+				}
+			}
+			dst := y.Data[(b*m+g*mg)*opix : (b*m+(g+1)*mg)*opix]
+			if bias != nil {
+				for o := 0; o < mg; o++ {
+					for p := 0; p < opix; p++ {
+						dst[o*opix+p] = bias[g*mg+o]
+					}
+				}
+			}
+			gemm(false, false, mg, opix, kk, 1, w.Data[g*mg*kk:(g+1)*mg*kk], kk, col, opix, 1, dst, opix)
 		}
 	}
 	return one(y), nil

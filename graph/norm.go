@@ -32,6 +32,9 @@ func opBatchNorm(c *ctx, in []*Tensor) ([]*Tensor, error) {
 			return nil, c.errf("parameter %d has %d values, want %d (channels)", i+1, t.Size(), ch)
 		}
 	}
+	if c.n.AttrInt("spatial", 1) == 0 {
+		return nil, c.errf("spatial=0 (per-activation statistics, opset ≤ 8) is not supported")
+	}
 	eps := c.n.AttrFloat("epsilon", 1e-5)
 	inner := 1
 	for _, d := range x.Shape[2:] {

@@ -67,6 +67,9 @@ func (c *ctx) normAxis(axis int64, rank int) (int, error) {
 
 // int64s converts an ints attribute to []int.
 func int64s(v []int64) []int {
+	if v == nil {
+		return nil
+	}
 	out := make([]int, len(v))
 	for i, x := range v {
 		out[i] = int(x)
@@ -93,7 +96,23 @@ func binary(f func(a, b float64) float64) opFunc {
 		if err := c.need(in, 2); err != nil {
 			return nil, err
 		}
-		y, err := broadcastBinary(in[0], in[1], f)
+		a, b := in[0], in[1]
+		if c.opset() < 7 && c.n.AttrInt("broadcast", 0) != 0 && c.n.HasAttr("axis") {
+			// Opset ≤ 6 broadcast: B's dims align with A's starting at axis.
+			axis := int(c.n.AttrInt("axis", 0))
+			if axis < 0 {
+				axis += a.Rank()
+			}
+			if axis < 0 || axis+b.Rank() > a.Rank() {
+				return nil, c.errf("legacy broadcast axis %d does not fit shapes %v and %v", axis, a.Shape, b.Shape)
+			}
+			shape := append([]int(nil), b.Shape...)
+			for len(shape) < a.Rank()-axis {
+				shape = append(shape, 1)
+			}
+			b = reshaped(b, shape)
+		}
+		y, err := broadcastBinary(a, b, f)
 		if err != nil {
 			return nil, c.errf("%v", err)
 		}

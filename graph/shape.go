@@ -378,10 +378,12 @@ func opShape(c *ctx, in []*Tensor) ([]*Tensor, error) {
 
 // ONNX TensorProto element types Cast may target.
 const (
-	castFloat  = 1
-	castInt32  = 6
-	castInt64  = 7
-	castDouble = 11
+	castFloat    = 1
+	castInt32    = 6
+	castInt64    = 7
+	castDouble   = 11
+	castFloat16  = 10
+	castBFloat16 = 16
 )
 
 // opCast converts between the element types the runtime represents: to
@@ -395,6 +397,10 @@ func opCast(c *ctx, in []*Tensor) ([]*Tensor, error) {
 	switch to {
 	case castFloat:
 		f = func(v float64) float64 { return float64(float32(v)) }
+	case castFloat16:
+		f = roundFloat16
+	case castBFloat16:
+		f = func(v float64) float64 { return roundBits(float64(float32(v)), 7, -126, 0x1.fefp127) }
 	case castDouble:
 		f = func(v float64) float64 { return v }
 	case castInt32, castInt64:
@@ -403,4 +409,24 @@ func opCast(c *ctx, in []*Tensor) ([]*Tensor, error) {
 		return nil, c.errf("cast to element type %d is not supported (float, double, int32, int64 are)", to)
 	}
 	return unary(f)(c, in)
+}
+
+// roundFloat16 rounds v to the nearest IEEE 754 binary16 value (ties to
+// even), overflowing to ±Inf.
+func roundFloat16(v float64) float64 { return roundBits(v, 10, -14, 65520) }
+
+// roundBits rounds v to a binary format with mant fraction bits and
+// minimum normal exponent emin; magnitudes ≥ overflow become ±Inf.
+func roundBits(v float64, mant, emin int, overflow float64) float64 {
+	if v == 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+		return v
+	}
+	a := math.Abs(v)
+	if a >= overflow {
+		return math.Copysign(math.Inf(1), v)
+	}
+	_, exp := math.Frexp(a)
+	e := max(exp-1, emin)
+	q := math.Ldexp(1, e-mant)
+	return math.Copysign(math.RoundToEven(a/q)*q, v)
 }
