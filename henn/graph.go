@@ -72,7 +72,7 @@ type pending struct {
 
 // geometry places element (c, y, x) at Base + c·P + y·Rs + x·Cs.
 type geometry struct {
-	C, H, W          int
+	C, H, W         int
 	P, Rs, Cs, Base int
 }
 
@@ -140,13 +140,13 @@ type gPart struct {
 
 // graphPlan is a graph compiled to ciphertext values.
 type graphPlan struct {
-	block  int
-	values []*gValue
-	out    int // index of the output value
-	inDim  int
-	outDim int
+	block             int
+	values            []*gValue
+	out               int // index of the output value
+	inDim             int
+	outDim            int
 	inShape, outShape []int
-	ops    []PlanOp
+	ops               []PlanOp
 }
 
 // PlanOp describes one ciphertext step of a compiled graph (for reports).
