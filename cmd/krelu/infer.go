@@ -45,6 +45,9 @@ type inferReport struct {
 }
 
 func runInfer(args []string, stdout, stderr io.Writer) error {
+	if isGraphModel(args) { // --model X.onnx|X.henn: infer_graph.go
+		return inferGraph(args, stdout, stderr)
+	}
 	if rest, ok := sst2InferArgs(args); ok {
 		return sst2Infer(rest, stdout, stderr)
 	}
