@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -185,6 +186,11 @@ func SupportedOps() []string {
 	sort.Strings(out)
 	return out
 }
+
+// ErrUnsupported is wrapped by errors about an attribute value or mode
+// of an implemented op that the runtime deliberately does not handle
+// (training-mode Dropout, casts to types it cannot represent, …).
+var ErrUnsupported = errors.New("not supported")
 
 // UnsupportedError reports an op the runtime does not implement.
 type UnsupportedError struct {

@@ -9,8 +9,6 @@ func init() {
 	ops["Softmax"] = opSoftmax(false)
 	ops["LogSoftmax"] = opSoftmax(true)
 	ops["LayerNormalization"] = opLayerNorm
-	ops["ReduceMean"] = opReduce(true)
-	ops["ReduceSum"] = opReduce(false)
 }
 
 // opBatchNorm is ONNX BatchNormalization. In inference mode (the default)
@@ -33,7 +31,7 @@ func opBatchNorm(c *ctx, in []*Tensor) ([]*Tensor, error) {
 		}
 	}
 	if c.n.AttrInt("spatial", 1) == 0 {
-		return nil, c.errf("spatial=0 (per-activation statistics, opset ≤ 8) is not supported")
+		return nil, c.unsupported("spatial=0 (per-activation statistics, opset ≤ 8)")
 	}
 	eps := c.n.AttrFloat("epsilon", 1e-5)
 	inner := 1
@@ -348,91 +346,165 @@ func (c *ctx) paramIndex(p *Tensor, shape []int, what string) ([]int, error) {
 	return broadcastIndex(p.Shape, shape), nil
 }
 
-// opReduce is ONNX ReduceMean / ReduceSum: axes from the attribute (before
-// opset 18 for ReduceMean, 13 for ReduceSum) or the optional second input;
-// keepdims (default 1); noop_with_empty_axes.
-func opReduce(mean bool) opFunc {
+// reducer describes one ONNX Reduce* op: a start value, an accumulation
+// and a final map of (accumulator, count).
+type reducer struct {
+	init float64
+	acc  func(a, v float64) float64
+	fin  func(a float64, n int) float64
+}
+
+func sumAcc(a, v float64) float64 { return a + v }
+
+var reducers = map[string]reducer{
+	"ReduceMean": {0, sumAcc, func(a float64, n int) float64 { return a / float64(n) }},
+	"ReduceSum":  {0, sumAcc, nil},
+	"ReduceMax":  {math.Inf(-1), math.Max, nil},
+	"ReduceMin":  {math.Inf(1), math.Min, nil},
+	"ReduceProd": {1, func(a, v float64) float64 { return a * v }, nil},
+	"ReduceL1":   {0, func(a, v float64) float64 { return a + math.Abs(v) }, nil},
+	"ReduceL2": {0, func(a, v float64) float64 { return a + v*v },
+		func(a float64, _ int) float64 { return math.Sqrt(a) }},
+	"ReduceSumSquare": {0, func(a, v float64) float64 { return a + v*v }, nil},
+	"ReduceLogSum":    {0, sumAcc, func(a float64, _ int) float64 { return math.Log(a) }},
+}
+
+func init() {
+	for name, r := range reducers {
+		ops[name] = opReduce(r)
+	}
+	ops["ReduceLogSumExp"] = opReduceLogSumExp
+}
+
+// reduceAxes resolves a Reduce* node's axes (attribute before opset 18 —
+// 13 for ReduceSum — or the optional second input) to a mask; nil means
+// no-op (noop_with_empty_axes).
+func (c *ctx) reduceAxes(in []*Tensor, r int) ([]bool, error) {
+	axes, err := c.axesArg(in)
+	if err != nil {
+		return nil, err
+	}
+	red := make([]bool, r)
+	if len(axes) == 0 {
+		if c.n.AttrInt("noop_with_empty_axes", 0) != 0 {
+			return nil, nil
+		}
+		for i := range red {
+			red[i] = true
+		}
+		return red, nil
+	}
+	for _, a := range axes {
+		ax, err := c.normAxis(int64(a), r)
+		if err != nil {
+			return nil, err
+		}
+		red[ax] = true
+	}
+	return red, nil
+}
+
+// reduce folds x over the masked axes with r; keepdims keeps them as 1.
+func reduce(x *Tensor, red []bool, keep bool, r reducer) *Tensor {
+	rank := x.Rank()
+	kshape := make([]int, rank)
+	oshape := []int{}
+	for i, d := range x.Shape {
+		kshape[i] = d
+		if red[i] {
+			kshape[i] = 1
+			if keep {
+				oshape = append(oshape, 1)
+			}
+		} else {
+			oshape = append(oshape, d)
+		}
+	}
+	size, _ := ShapeSize(kshape)
+	acc := make([]float64, size)
+	for i := range acc {
+		acc[i] = r.init
+	}
+	cnt := 0
+	if size > 0 {
+		cnt = len(x.Data) / size
+	}
+	kstr := strides(kshape)
+	coord := make([]int, rank)
+	off := 0
+	for _, v := range x.Data {
+		acc[off] = r.acc(acc[off], v)
+		for d := rank - 1; d >= 0; d-- {
+			coord[d]++
+			if !red[d] {
+				off += kstr[d]
+			}
+			if coord[d] < x.Shape[d] {
+				break
+			}
+			if !red[d] {
+				off -= kstr[d] * coord[d]
+			}
+			coord[d] = 0
+		}
+	}
+	if r.fin != nil {
+		for i := range acc {
+			acc[i] = r.fin(acc[i], cnt)
+		}
+	}
+	return &Tensor{Shape: oshape, Data: acc}
+}
+
+// opReduce implements the ONNX Reduce* family with keepdims (default 1)
+// and noop_with_empty_axes.
+func opReduce(r reducer) opFunc {
 	return func(c *ctx, in []*Tensor) ([]*Tensor, error) {
 		if err := c.need(in, 1); err != nil {
 			return nil, err
 		}
-		x := in[0]
-		r := x.Rank()
-		var axes []int
-		if len(in) > 1 && in[1] != nil {
-			a, err := c.toInts(in[1], "axes")
-			if err != nil {
-				return nil, err
-			}
-			axes = a
-		} else if a := c.n.AttrInts("axes"); a != nil {
-			axes = int64s(a)
+		red, err := c.reduceAxes(in, in[0].Rank())
+		if err != nil {
+			return nil, err
 		}
-		if len(axes) == 0 {
-			if c.n.AttrInt("noop_with_empty_axes", 0) != 0 {
-				return one(x), nil
-			}
-			for i := 0; i < r; i++ {
-				axes = append(axes, i)
-			}
+		if red == nil {
+			return one(in[0]), nil
 		}
-		red := make([]bool, r)
-		for _, a := range axes {
-			ax, err := c.normAxis(int64(a), r)
-			if err != nil {
-				return nil, err
-			}
-			red[ax] = true
-		}
-		keep := c.n.AttrInt("keepdims", 1) != 0
-		kshape := make([]int, r)
-		var oshape []int
-		for i, d := range x.Shape {
-			kshape[i] = d
-			if red[i] {
-				kshape[i] = 1
-				if keep {
-					oshape = append(oshape, 1)
-				}
-			} else {
-				oshape = append(oshape, d)
-			}
-		}
-		size, _ := ShapeSize(kshape)
-		sum := make([]float64, size)
-		cnt := make([]int, size)
-		kstr := strides(kshape)
-		coord := make([]int, r)
-		for i, v := range x.Data {
-			off := 0
-			for d := 0; d < r; d++ {
-				if !red[d] {
-					off += coord[d] * kstr[d]
-				}
-			}
-			sum[off] += v
-			cnt[off]++
-			for d := r - 1; d >= 0; d-- {
-				coord[d]++
-				if coord[d] < x.Shape[d] {
-					break
-				}
-				coord[d] = 0
-			}
-			_ = i
-		}
-		if mean {
-			for i := range sum {
-				if cnt[i] == 0 {
-					sum[i] = math.NaN()
-				} else {
-					sum[i] /= float64(cnt[i])
-				}
-			}
-		}
-		if oshape == nil {
-			oshape = []int{}
-		}
-		return one(&Tensor{Shape: oshape, Data: sum}), nil
+		return one(reduce(in[0], red, c.n.AttrInt("keepdims", 1) != 0, r)), nil
 	}
+}
+
+// opReduceLogSumExp computes log Σ exp(x) stably: max + log Σ exp(x − max).
+func opReduceLogSumExp(c *ctx, in []*Tensor) ([]*Tensor, error) {
+	if err := c.need(in, 1); err != nil {
+		return nil, err
+	}
+	x := in[0]
+	red, err := c.reduceAxes(in, x.Rank())
+	if err != nil {
+		return nil, err
+	}
+	if red == nil {
+		return one(x), nil
+	}
+	keep := c.n.AttrInt("keepdims", 1) != 0
+	mx := reduce(x, red, true, reducers["ReduceMax"])
+	shifted, err := broadcastBinary(x, mx, func(a, m float64) float64 {
+		if math.IsInf(m, 0) {
+			return math.Exp(a)
+		}
+		return math.Exp(a - m)
+	})
+	if err != nil {
+		return nil, c.errf("%v", err)
+	}
+	s := reduce(shifted, red, keep, reducers["ReduceSum"])
+	for i := range s.Data {
+		m := mx.Data[i]
+		if math.IsInf(m, 0) {
+			m = 0
+		}
+		s.Data[i] = m + math.Log(s.Data[i])
+	}
+	return one(s), nil
 }

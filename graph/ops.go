@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"fmt"
 	"math"
 )
 
@@ -19,6 +20,12 @@ func (c *ctx) opset() int {
 }
 
 func (c *ctx) errf(format string, args ...any) error { return nodeErr(c.n, format, args...) }
+
+// unsupported reports a deliberately unhandled mode; it wraps
+// ErrUnsupported.
+func (c *ctx) unsupported(format string, args ...any) error {
+	return fmt.Errorf("%w: %w", nodeErr(c.n, format, args...), ErrUnsupported)
+}
 
 // need checks that at least k inputs are present (non-nil).
 func (c *ctx) need(in []*Tensor, k int) error {

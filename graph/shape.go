@@ -406,7 +406,7 @@ func opCast(c *ctx, in []*Tensor) ([]*Tensor, error) {
 	case castInt32, castInt64:
 		f = math.Trunc
 	default:
-		return nil, c.errf("cast to element type %d is not supported (float, double, int32, int64 are)", to)
+		return nil, c.unsupported("cast to element type %d (float, float16, bfloat16, double, int32, int64 are supported)", to)
 	}
 	return unary(f)(c, in)
 }

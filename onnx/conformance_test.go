@@ -229,7 +229,7 @@ func runDataSet(data []byte, m *onnxpb.ModelProto, set string) (caseStatus, stri
 	out, err := g.RunWith(inputs, graph.RunOptions{AllowNonFinite: true})
 	if err != nil {
 		var ue *graph.UnsupportedError
-		if errors.As(err, &ue) {
+		if errors.As(err, &ue) || errors.Is(err, graph.ErrUnsupported) {
 			return statusUnsupported, err.Error()
 		}
 		return statusFail, err.Error()

@@ -18,7 +18,8 @@ import (
 // read because ONNX's converted PyTorch conformance models use them; the
 // legacy semantics of the implemented ops (Add's broadcast/axis
 // attributes, Softmax's 2-D coercion, Squeeze's axes attribute) are
-// honoured.
+// honoured. Older models are read only if every op is one whose meaning
+// has not changed since opset 1.
 const (
 	MinOpset = 6
 	MaxOpset = 18
@@ -109,7 +110,7 @@ func Read(data []byte, opt Options) (*graph.Graph, error) {
 			opset = 1
 		}
 	}
-	if opset != 0 && (opset < MinOpset || opset > MaxOpset) {
+	if opset > MaxOpset || (opset != 0 && opset < MinOpset && !legacyOK(m.GetGraph())) {
 		return nil, unsupportedErr("default opset %d is outside the supported range %d–%d", opset, MinOpset, MaxOpset)
 	}
 	if opset == 0 {
@@ -124,6 +125,22 @@ func Read(data []byte, opt Options) (*graph.Graph, error) {
 		return nil, err
 	}
 	return g, nil
+}
+
+// unchangedSince1 lists implemented ops whose semantics have not changed
+// (beyond added element types) since opset 1, so a model of opset 1–5
+// using only them is read.
+var unchangedSince1 = map[string]bool{
+	"GlobalAveragePool": true, "MatMul": true, "Transpose": true, "Flatten": true,
+}
+
+func legacyOK(gp *onnxpb.GraphProto) bool {
+	for _, n := range gp.GetNode() {
+		if !unchangedSince1[n.GetOpType()] || (n.GetDomain() != "" && n.GetDomain() != "ai.onnx") {
+			return false
+		}
+	}
+	return true
 }
 
 func convertGraph(gp *onnxpb.GraphProto, opt Options) (*graph.Graph, error) {
