@@ -8,6 +8,7 @@ import (
 	"github.com/tuneinsight/lattigo/v6/circuits/ckks/bootstrapping"
 	"github.com/tuneinsight/lattigo/v6/core/rlwe"
 	"github.com/tuneinsight/lattigo/v6/schemes/ckks"
+	"github.com/tuneinsight/lattigo/v6/utils"
 )
 
 // BootstrapPreset is a named bootstrapping parameter set: the residual
@@ -31,7 +32,12 @@ type BootstrapPreset struct {
 // exceed the 1772-bit bound of LogN 16 and are rejected by that check; the
 // sparse defaults (H = 192) are not in the standard's table either.
 //
-// Lattigo's bootstrapping literal keeps its defaults: 4 CoeffsToSlots
+// The circuit's auxiliary primes P are stated explicitly: Lattigo's
+// default (61 bits × ⌊√#Q⌋) would give the LogN 15 set a 1012-bit QP,
+// above the 881-bit bound, and the LogN 16 set more, smaller key-switching
+// digits (larger keys).
+//
+// Lattigo's bootstrapping literal otherwise keeps its defaults: 4 CoeffsToSlots
 // levels of 2^56, an 8-level cosine EvalMod at 2^60, 3 SlotsToCoeffs levels
 // of 2^39, message ratio 2^8, and an ephemeral secret of Hamming weight 32
 // that only exists inside the encapsulation key switch (ePrint 2022/024 §4:
@@ -40,7 +46,16 @@ type BootstrapPreset struct {
 var bootstrapPresets = []BootstrapPreset{
 	{Name: "N16-BTP13", Note: "LogN 16, 13 levels of 2^40 after each bootstrap, 2^15 complex slots",
 		Residual: ckks.ParametersLiteral{LogN: 16, LogQ: chain(60, 40, 13), LogP: rep(61, 6), LogDefaultScale: 40},
-		Circuit:  bootstrapping.ParametersLiteral{}},
+		Circuit:  bootstrapping.ParametersLiteral{LogP: rep(61, 6)}},
+	// Lattigo's N15QP880H16384H32: the smallest secure bootstrappable set,
+	// with 4 levels of 2^31 after each bootstrap. Its keys are a fraction
+	// of LogN 16's, which is what fits a shared test machine.
+	{Name: "N15-BTP4", Note: "LogN 15, 4 levels of 2^31 after each bootstrap, 2^14 complex slots",
+		Residual: ckks.ParametersLiteral{LogN: 15, LogQ: []int{40, 31, 31, 31, 31}, LogP: []int{56, 56}, LogDefaultScale: 31},
+		Circuit: bootstrapping.ParametersLiteral{LogN: utils.Pointy(15), LogP: []int{56, 56},
+			SlotsToCoeffsFactorizationDepthAndLogScales: [][]int{{30, 30}},
+			CoeffsToSlotsFactorizationDepthAndLogScales: [][]int{{52}, {52}},
+			EvalModLogScale: utils.Pointy(55)}},
 }
 
 // BootstrapPresets returns the bootstrappable parameter sets.
@@ -234,4 +249,34 @@ func (b *Bootstrapper) Bootstrap(ct *rlwe.Ciphertext) (*rlwe.Ciphertext, error) 
 		return nil, fmt.Errorf("he: bootstrap: %w", err)
 	}
 	return out, nil
+}
+
+// NumGaloisKeys is the number of Galois keys the bootstrapping circuit
+// needs (rotations of the homomorphic DFTs, the trace of sparse packing,
+// and conjugation).
+func (bp *BootstrapParams) NumGaloisKeys() int {
+	return len(bp.btp.GaloisElements(bp.btp.BootstrappingParameters)) + 1
+}
+
+// KeyBytesEstimate is the size of the bootstrapping keys predicted from
+// the parameters before generating them: each key is a gadget ciphertext
+// of 2·dnum polynomials over the circuit's Q·P (dnum = ⌈#Q/#P⌉).
+func (bp *BootstrapParams) KeyBytesEstimate() int64 {
+	p := bp.btp.BootstrappingParameters
+	dnum := int64((p.QCount() + p.PCount() - 1) / p.PCount())
+	perKey := 2 * dnum * int64(p.QCount()+p.PCount()) * int64(p.N()) * 8
+	return int64(bp.NumGaloisKeys()+3) * perKey
+}
+
+// BootstrapPresetForLogN returns the bootstrapping preset of ring degree
+// 2^logN.
+func BootstrapPresetForLogN(logN int) (BootstrapPreset, error) {
+	var have []int
+	for _, p := range BootstrapPresets() {
+		if p.Residual.LogN == logN {
+			return p, nil
+		}
+		have = append(have, p.Residual.LogN)
+	}
+	return BootstrapPreset{}, fmt.Errorf("no bootstrapping preset for LogN %d (have %v)", logN, have)
 }

@@ -40,11 +40,11 @@ type BootstrapReport struct {
 	EvaluatorSeconds    float64 `json:"evaluator_setup_seconds"`
 	// Sizes: the serialized bootstrapping keys and the Go heap in use after
 	// key generation and after the evaluator's precomputation.
-	KeyBytes          int64  `json:"key_bytes"`
-	GaloisKeys        int    `json:"galois_keys"`
-	HeapAfterKeysMB   uint64 `json:"heap_after_keys_mb"`
-	HeapAfterSetupMB  uint64 `json:"heap_after_setup_mb"`
-	CiphertextBytes   int    `json:"ciphertext_bytes"`
+	KeyBytes         int64  `json:"key_bytes"`
+	GaloisKeys       int    `json:"galois_keys"`
+	HeapAfterKeysMB  uint64 `json:"heap_after_keys_mb"`
+	HeapAfterSetupMB uint64 `json:"heap_after_setup_mb"`
+	CiphertextBytes  int    `json:"ciphertext_bytes"`
 }
 
 // BootstrapOptions configure [RunBootstrapReport].
