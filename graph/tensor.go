@@ -12,6 +12,11 @@ import (
 type Tensor struct {
 	Shape []int
 	Data  []float64
+	// DType records the element type a constant tensor had in its file
+	// (readers set it for initializers and Constant values; Int64 for
+	// shapes and indices) so that exporters can write it back. Zero means
+	// floating point. The runtime ignores it.
+	DType DType
 }
 
 // maxElems bounds the size of any tensor built from a declared shape, so a
@@ -70,7 +75,7 @@ func (t *Tensor) Rank() int { return len(t.Shape) }
 
 // Clone returns a deep copy.
 func (t *Tensor) Clone() *Tensor {
-	return &Tensor{Shape: append([]int(nil), t.Shape...), Data: append([]float64(nil), t.Data...)}
+	return &Tensor{Shape: append([]int(nil), t.Shape...), Data: append([]float64(nil), t.Data...), DType: t.DType}
 }
 
 // At returns the element at the given index (one coordinate per dimension).

@@ -234,6 +234,30 @@ func runDataSet(data []byte, m *onnxpb.ModelProto, set string) (caseStatus, stri
 		}
 		return statusFail, err.Error()
 	}
+	// Every graph must survive Write → Read with identical results.
+	b, err := Write(g)
+	if err != nil {
+		return statusFail, "export: " + err.Error()
+	}
+	g2, err := Read(b, Options{})
+	if err != nil {
+		return statusFail, "re-import: " + err.Error()
+	}
+	out2, err := g2.RunWith(inputs, graph.RunOptions{AllowNonFinite: true})
+	if err != nil {
+		return statusFail, "re-imported run: " + err.Error()
+	}
+	for _, o := range g.Outputs {
+		a, b := out[o.Name], out2[o.Name]
+		if a == nil || b == nil || len(a.Data) != len(b.Data) {
+			return statusFail, "re-imported output " + o.Name + " differs"
+		}
+		for i := range a.Data {
+			if a.Data[i] != b.Data[i] && !(math.IsNaN(a.Data[i]) && math.IsNaN(b.Data[i])) {
+				return statusFail, fmt.Sprintf("re-imported output %q element %d: %g vs %g", o.Name, i, b.Data[i], a.Data[i])
+			}
+		}
+	}
 	if len(outFiles) > len(g.Outputs) {
 		return statusFail, "more expected outputs than graph outputs"
 	}

@@ -318,7 +318,7 @@ func convertTensor(tp *onnxpb.TensorProto) (*graph.Tensor, error) {
 				vals[i] = float64(int32(binary.LittleEndian.Uint32(b)))
 			}
 		}
-		return &graph.Tensor{Shape: shape, Data: vals}, nil
+		return &graph.Tensor{Shape: shape, Data: vals, DType: dt}, nil
 	}
 	switch dt {
 	case graph.Float32:
@@ -362,7 +362,7 @@ func convertTensor(tp *onnxpb.TensorProto) (*graph.Tensor, error) {
 	if vals == nil {
 		return nil, formatErr("tensor %q holds %d values, shape %v needs %d", tp.GetName(), have, shape, n)
 	}
-	return &graph.Tensor{Shape: shape, Data: vals}, nil
+	return &graph.Tensor{Shape: shape, Data: vals, DType: dt}, nil
 }
 
 func convertNode(np *onnxpb.NodeProto) (*graph.Node, error) {
@@ -385,6 +385,11 @@ func convertNode(np *onnxpb.NodeProto) (*graph.Node, error) {
 		a, err := convertAttr(ap)
 		if err != nil {
 			return nil, err
+		}
+		// Write stores krelu.Poly coefficients that are not exact float32
+		// values as a double tensor; the graph always holds floats.
+		if op == graph.OpPoly && a.Kind == graph.AttrTensor && a.Tensor != nil {
+			a = graph.Attr{Kind: graph.AttrFloats, Floats: a.Tensor.Data}
 		}
 		n.Attrs[ap.GetName()] = a
 	}
