@@ -211,7 +211,10 @@ func (e *UnsupportedError) Error() string {
 // non-negative shapes. It does not run the graph.
 func (g *Graph) Validate() error {
 	defined := map[string]bool{}
-	for name := range g.Initializers {
+	for name, t := range g.Initializers {
+		if err := t.check(); err != nil {
+			return fmt.Errorf("graph: initializer %q: %v", name, err)
+		}
 		defined[name] = true
 	}
 	for _, in := range g.Inputs {
@@ -229,6 +232,13 @@ func (g *Graph) Validate() error {
 	for _, n := range g.Nodes {
 		if _, ok := ops[n.Op]; !ok {
 			return &UnsupportedError{Op: n.Op, Node: n.Name}
+		}
+		for k, a := range n.Attrs {
+			if a.Kind == AttrTensor {
+				if err := a.Tensor.check(); err != nil {
+					return nodeErr(n, "attribute %s: %v", k, err)
+				}
+			}
 		}
 		for _, in := range n.Inputs {
 			if in != "" && !defined[in] {

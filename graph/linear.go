@@ -275,19 +275,10 @@ func opConv(c *ctx, in []*Tensor) ([]*Tensor, error) {
 	dh, dw := get2(sp.dil, 1)
 	ph, pw := get2(sp.padB, 0)
 	oh, ow := get2(sp.out, 1)
-	var bias []float64
-	if len(in) > 2 && in[2] != nil {
-		if in[2].Rank() != 1 || in[2].Shape[0] != m {
-			return nil, c.errf("bias shape %v, want [%d]", in[2].Shape, m)
-		}
-		bias = in[2].Data
-	}
-	outShape := append([]int{nb, m}, sp.out...)
-	size, err := ShapeSize(outShape)
+	bias, y, err := c.convOutput(in, nb, m, sp)
 	if err != nil {
-		return nil, c.errf("%v", err)
+		return nil, err
 	}
-	y := &Tensor{Shape: outShape, Data: make([]float64, size)}
 	mg := m / group
 	kk := cg * kh * kw
 	opix := oh * ow
@@ -314,17 +305,7 @@ func opConv(c *ctx, in []*Tensor) ([]*Tensor, error) {
 					}
 				}
 			}
-			dst := y.Data[(b*m+g*mg)*opix : (b*m+(g+1)*mg)*opix]
-			if bias != nil {
-				for o := 0; o < mg; o++ {
-					bv := bias[g*mg+o]
-					for p := 0; p < opix; p++ {
-						dst[o*opix+p] = bv
-					}
-				}
-			}
-			wg := w.Data[g*mg*kk : (g+1)*mg*kk]
-			gemm(false, false, mg, opix, kk, 1, wg, kk, col, opix, 1, dst, opix)
+			convGroup(y.Data, bias, w.Data, col, b, g, m, mg, kk, opix)
 		}
 	}
 	return one(y), nil
@@ -335,19 +316,10 @@ func opConv(c *ctx, in []*Tensor) ([]*Tensor, error) {
 func convND(c *ctx, x, w *Tensor, in []*Tensor, sp *spatial, group int) ([]*Tensor, error) {
 	nb, ch, m, cg := x.Shape[0], x.Shape[1], w.Shape[0], w.Shape[1]
 	r := len(sp.in)
-	var bias []float64
-	if len(in) > 2 && in[2] != nil {
-		if in[2].Rank() != 1 || in[2].Shape[0] != m {
-			return nil, c.errf("bias shape %v, want [%d]", in[2].Shape, m)
-		}
-		bias = in[2].Data
-	}
-	outShape := append([]int{nb, m}, sp.out...)
-	size, err := ShapeSize(outShape)
+	bias, y, err := c.convOutput(in, nb, m, sp)
 	if err != nil {
-		return nil, c.errf("%v", err)
+		return nil, err
 	}
-	y := &Tensor{Shape: outShape, Data: make([]float64, size)}
 	ipix, kpix, opix := 1, 1, 1
 	for i := 0; i < r; i++ {
 		ipix *= sp.in[i]
@@ -395,16 +367,40 @@ func convND(c *ctx, x, w *Tensor, in []*Tensor, sp *spatial, group int) ([]*Tens
 					next(kc, sp.k)
 				}
 			}
-			dst := y.Data[(b*m+g*mg)*opix : (b*m+(g+1)*mg)*opix]
-			if bias != nil {
-				for o := 0; o < mg; o++ {
-					for p := 0; p < opix; p++ {
-						dst[o*opix+p] = bias[g*mg+o]
-					}
-				}
-			}
-			gemm(false, false, mg, opix, kk, 1, w.Data[g*mg*kk:(g+1)*mg*kk], kk, col, opix, 1, dst, opix)
+			convGroup(y.Data, bias, w.Data, col, b, g, m, mg, kk, opix)
 		}
 	}
 	return one(y), nil
+}
+
+// convOutput checks Conv's optional bias and allocates the output.
+func (c *ctx) convOutput(in []*Tensor, nb, m int, sp *spatial) ([]float64, *Tensor, error) {
+	var bias []float64
+	if len(in) > 2 && in[2] != nil {
+		if in[2].Rank() != 1 || in[2].Shape[0] != m {
+			return nil, nil, c.errf("bias shape %v, want [%d]", in[2].Shape, m)
+		}
+		bias = in[2].Data
+	}
+	outShape := append([]int{nb, m}, sp.out...)
+	size, err := ShapeSize(outShape)
+	if err != nil {
+		return nil, nil, c.errf("%v", err)
+	}
+	return bias, &Tensor{Shape: outShape, Data: make([]float64, size)}, nil
+}
+
+// convGroup computes one (batch b, group g) block of a convolution: the
+// group's mg filters (mg × kk) times the im2col matrix (kk × opix), plus
+// the bias.
+func convGroup(y, bias, w, col []float64, b, g, m, mg, kk, opix int) {
+	dst := y[(b*m+g*mg)*opix : (b*m+(g+1)*mg)*opix]
+	if bias != nil {
+		for o := 0; o < mg; o++ {
+			for p := 0; p < opix; p++ {
+				dst[o*opix+p] = bias[g*mg+o]
+			}
+		}
+	}
+	gemm(false, false, mg, opix, kk, 1, w[g*mg*kk:(g+1)*mg*kk], kk, col, opix, 1, dst, opix)
 }

@@ -2,7 +2,6 @@ package graph
 
 import (
 	"fmt"
-	"math"
 )
 
 // Tensor is a dense row-major array of float64 values. Integer-valued
@@ -188,12 +187,17 @@ func broadcastIndex(in, out []int) []int {
 	return idx
 }
 
-// isFinite reports whether every value of t is finite.
-func (t *Tensor) isFinite() bool {
-	for _, v := range t.Data {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return false
-		}
+// check reports a nil tensor or one whose data does not fill its shape.
+func (t *Tensor) check() error {
+	if t == nil {
+		return fmt.Errorf("missing tensor")
 	}
-	return true
+	n, err := ShapeSize(t.Shape)
+	if err != nil {
+		return err
+	}
+	if n != len(t.Data) {
+		return fmt.Errorf("shape %v holds %d values, got %d", t.Shape, n, len(t.Data))
+	}
+	return nil
 }
