@@ -38,6 +38,12 @@ func init() {
 	}
 	ops["HardSwish"] = unary(func(x float64) float64 { return x * math.Max(0, math.Min(1, x/6+0.5)) })
 	ops["PRelu"] = opPRelu
+	ops["Sin"] = unary(math.Sin)
+	ops["Cos"] = unary(math.Cos)
+	ops["Floor"] = unary(math.Floor)
+	ops["Ceil"] = unary(math.Ceil)
+	ops["Range"] = opRange
+	ops["Tile"] = opTile
 	ops["Clip"] = opClip
 	ops["Dropout"] = opDropout
 }
@@ -138,6 +144,66 @@ func opPRelu(c *ctx, in []*Tensor) ([]*Tensor, error) {
 		}
 		return v
 	})
+	if err != nil {
+		return nil, c.errf("%v", err)
+	}
+	return one(y), nil
+}
+
+// opRange is start, start+delta, … below limit (above, for delta < 0):
+// max(ceil((limit − start)/delta), 0) values.
+func opRange(c *ctx, in []*Tensor) ([]*Tensor, error) {
+	if err := c.need(in, 3); err != nil {
+		return nil, err
+	}
+	for _, t := range in[:3] {
+		if t.Size() != 1 {
+			return nil, c.errf("start, limit and delta must be scalars")
+		}
+	}
+	start, limit, delta := in[0].Data[0], in[1].Data[0], in[2].Data[0]
+	if delta == 0 || math.IsNaN(delta) {
+		return nil, c.errf("delta must be non-zero")
+	}
+	n := math.Max(math.Ceil((limit-start)/delta), 0)
+	if n > maxElems {
+		return nil, c.errf("range of %g values is too large", n)
+	}
+	y := Zeros(int(n))
+	for i := range y.Data {
+		y.Data[i] = start + float64(i)*delta
+	}
+	return one(y), nil
+}
+
+// opTile repeats the input repeats[d] times along each dim d.
+func opTile(c *ctx, in []*Tensor) ([]*Tensor, error) {
+	if err := c.need(in, 2); err != nil {
+		return nil, err
+	}
+	x := in[0]
+	reps, err := c.toInts(in[1], "repeats")
+	if err != nil {
+		return nil, err
+	}
+	if len(reps) != x.Rank() {
+		return nil, c.errf("repeats %v must have one entry per input dim %v", reps, x.Shape)
+	}
+	shape := make([]int, x.Rank())
+	for i, r := range reps {
+		if r < 0 {
+			return nil, c.errf("repeats %v must be non-negative", reps)
+		}
+		shape[i] = x.Shape[i] * r
+	}
+	str := strides(x.Shape)
+	y, err := gatherCoords(x, shape, func(coord []int) int {
+		off := 0
+		for d, v := range coord {
+			off += (v % x.Shape[d]) * str[d]
+		}
+		return off
+	}, 0)
 	if err != nil {
 		return nil, c.errf("%v", err)
 	}

@@ -20,8 +20,9 @@ type Tensor struct {
 
 // maxElems bounds the size of any tensor built from a declared shape, so a
 // corrupt model claiming a huge dimension fails with an error instead of
-// exhausting memory.
-const maxElems = 1 << 31
+// exhausting memory. 2^28 float64 values are 2 GiB, above any tensor of
+// the models krelu targets.
+const maxElems = 1 << 28
 
 // NewTensor returns a tensor holding data in the given shape. The shape is
 // copied; data is not. It fails if a dimension is negative or len(data)

@@ -373,6 +373,19 @@ func conformanceTable(results []caseResult) string {
 		c := perOp[k]
 		fmt.Fprintf(&b, "| %s | %d | %d | %d |\n", k, c.pass, c.fail, c.unsup)
 	}
+	fmt.Fprintf(&b, "\n## Not-supported cases that use a core op (%s)\n\n", strings.Join(mustPass, ", "))
+	b.WriteString("Every core-op case krelu can represent passes; these use the core op together with something it does not implement.\n\n")
+	for _, r := range results {
+		if r.status != statusUnsupported {
+			continue
+		}
+		for _, op := range r.ops {
+			if contains(mustPass, op) {
+				fmt.Fprintf(&b, "- %s/%s (%s): %s\n", r.suite, r.name, strings.Join(r.ops, ", "), strings.ReplaceAll(r.reason, "|", "\\|"))
+				break
+			}
+		}
+	}
 	b.WriteString("\n## Failed cases\n\n")
 	nf := 0
 	for _, r := range results {
