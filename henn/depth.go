@@ -235,8 +235,17 @@ func DepthTable(cfg DepthConfig) (*DepthReport, error) {
 	}
 	var costs *he.OpCosts
 	if cfg.CostsFile != "" {
-		if err := readJSON(cfg.CostsFile, &costs); err != nil {
+		// Either bare he.OpCosts or an earlier depth report holding them.
+		var doc struct {
+			he.OpCosts
+			Nested *he.OpCosts `json:"op_costs"`
+		}
+		if err := readJSON(cfg.CostsFile, &doc); err != nil {
 			return nil, err
+		}
+		costs = &doc.OpCosts
+		if doc.Nested != nil {
+			costs = doc.Nested
 		}
 		if costs.Preset != preset.Name || len(costs.Square) != bp.LevelsAfter()+1 {
 			return nil, fmt.Errorf("%s: costs measured for %s with %d levels, preset %s has %d", cfg.CostsFile, costs.Preset, len(costs.Square)-1, preset.Name, bp.LevelsAfter())

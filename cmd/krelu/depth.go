@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/krelu/krelu/henn"
 )
@@ -21,7 +22,8 @@ func runDepth(args []string, stdout, stderr io.Writer) error {
 	reps := fs.Int("reps", 3, "repetitions per measured operation (medians)")
 	boot := fs.String("bootstrap", "", "JSON of `krelu he --bootstrap --json` at the same --logn (bootstrap time)")
 	asJSON := fs.Bool("json", false, "print the table as one JSON object")
-	setUsage(fs, stderr, "krelu depth --model M.onnx [--accuracies deep_models.json] [--logn 16] [--costs FILE] [--reps 3] [--bootstrap FILE] [--json]", `
+	outPath := fs.String("o", "", "also write the JSON report (with the measured operation costs, reusable by --costs) to FILE")
+	setUsage(fs, stderr, "krelu depth --model M.onnx [--accuracies deep_models.json] [--logn 16] [--costs FILE] [--reps 3] [--bootstrap FILE] [--json] [-o FILE]", `
 Plans the model once per activation (kernel quadratic, direct LS quadratic, minimax degree 4
 and 7, composite minimax ReLU [15,15,27]) with krelu's level planner and prints levels per
 activation, bootstraps per inference and the PREDICTED latency (planner × measured CPU cost
@@ -43,11 +45,16 @@ of each CKKS operation at each level, plus the measured bootstrap).
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		b, err := json.MarshalIndent(r, "", "  ")
-		if err != nil {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if *outPath != "" {
+		if err := os.WriteFile(*outPath, append(b, '\n'), 0o644); err != nil {
 			return err
 		}
+	}
+	if *asJSON {
 		_, err = fmt.Fprintf(stdout, "%s\n", b)
 		return err
 	}
