@@ -54,8 +54,11 @@ func TestBootstrapPresetsSecure(t *testing.T) {
 				t.Errorf("%s %s: log QP %.1f > %.0f", p.Name, params.name, params.lqp, bound)
 			}
 		}
-		if bp.LevelsAfter() < 9 {
-			t.Errorf("%s: %d levels after a bootstrap, want ≥ 9", p.Name, bp.LevelsAfter())
+		if want := map[int]int{15: 4, 16: 9}[p.Residual.LogN]; bp.LevelsAfter() < want {
+			t.Errorf("%s: %d levels after a bootstrap, want ≥ %d", p.Name, bp.LevelsAfter(), want)
+		}
+		if est := bp.KeyBytesEstimate(); est < 1<<30 || est > 16<<30 {
+			t.Errorf("%s: key size estimate %d bytes is implausible", p.Name, est)
 		}
 	}
 	// Lattigo's other dense default (QP 1788 bits) must fail the check.
