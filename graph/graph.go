@@ -34,6 +34,9 @@ func (d DType) String() string {
 	return fmt.Sprintf("DType(%d)", int(d))
 }
 
+// IsInt reports whether d is an integer type.
+func (d DType) IsInt() bool { return d == Int64 || d == Int32 }
+
 // IsFloat reports whether d is a floating-point type.
 func (d DType) IsFloat() bool { return d == Float32 || d == Float64 || d == Float16 || d == BFloat16 }
 

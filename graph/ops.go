@@ -194,11 +194,17 @@ func init() {
 	ops["Pow"] = binary(math.Pow)
 }
 
-// opDiv divides; integer-typed operands (ONNX Div on int64) truncate, which
-// the runtime cannot know from float64 values alone, so it follows the
-// float semantics. The ONNX reader rejects integer Div on data it cannot
-// represent.
+// opDiv divides; integer operands (DType Int64/Int32, as in the shape
+// arithmetic PyTorch exports) truncate toward zero like C.
 func opDiv(c *ctx, in []*Tensor) ([]*Tensor, error) {
+	if len(in) == 2 && in[0] != nil && in[1] != nil && in[0].DType.IsInt() && in[1].DType.IsInt() {
+		return binary(func(a, b float64) float64 {
+			if b == 0 {
+				return 0 // C's integer division by zero is undefined; ONNX leaves it open
+			}
+			return math.Trunc(a / b)
+		})(c, in)
+	}
 	return binary(func(a, b float64) float64 { return a / b })(c, in)
 }
 

@@ -57,6 +57,11 @@ func (g *Graph) RunWith(inputs map[string]*Tensor, opt RunOptions) (map[string]*
 				return nil, fmt.Errorf("graph: input %q is %s but holds the non-integer value %g", in.Name, in.DType, v)
 			}
 		}
+		if in.DType.IsInt() && t.DType != in.DType {
+			// Integer semantics (e.g. Div truncating) follow the
+			// declared type; copy the header, not the data.
+			t = &Tensor{Shape: t.Shape, Data: t.Data, DType: in.DType}
+		}
 		vals[in.Name] = t
 	}
 	for name := range inputs {
@@ -83,6 +88,15 @@ func (g *Graph) RunWith(inputs map[string]*Tensor, opt RunOptions) (map[string]*
 		out, err := op(&ctx{g: g, n: n}, in)
 		if err != nil {
 			return nil, err
+		}
+		// Integer-ness flows from the first input (ONNX ops keep their
+		// input type unless they say otherwise, and those set DType).
+		if len(in) > 0 && in[0] != nil && in[0].DType.IsInt() {
+			for _, t := range out {
+				if t != nil && t.DType == 0 {
+					t.DType = in[0].DType
+				}
+			}
 		}
 		if len(out) < len(n.Outputs) {
 			// Optional trailing outputs the implementation does not

@@ -340,7 +340,9 @@ func opConstant(c *ctx, _ []*Tensor) ([]*Tensor, error) {
 		case "value_float":
 			return one(Scalar(a.Float)), nil
 		case "value_int":
-			return one(Scalar(float64(a.Int))), nil
+			t := Scalar(float64(a.Int))
+			t.DType = Int64
+			return one(t), nil
 		case "value_floats":
 			return one(&Tensor{Shape: []int{len(a.Floats)}, Data: append([]float64(nil), a.Floats...)}), nil
 		case "value_ints":
@@ -348,7 +350,7 @@ func opConstant(c *ctx, _ []*Tensor) ([]*Tensor, error) {
 			for i, v := range a.Ints {
 				d[i] = float64(v)
 			}
-			return one(&Tensor{Shape: []int{len(d)}, Data: d}), nil
+			return one(&Tensor{Shape: []int{len(d)}, Data: d, DType: Int64}), nil
 		}
 	}
 	return nil, c.errf("no supported value attribute (value, value_float(s), value_int(s))")
@@ -373,7 +375,7 @@ func opShape(c *ctx, in []*Tensor) ([]*Tensor, error) {
 	for _, v := range in[0].Shape[start:max(start, end)] {
 		d = append(d, float64(v))
 	}
-	return one(&Tensor{Shape: []int{len(d)}, Data: d}), nil
+	return one(&Tensor{Shape: []int{len(d)}, Data: d, DType: Int64}), nil
 }
 
 // ONNX TensorProto element types Cast may target.
@@ -394,21 +396,28 @@ func opCast(c *ctx, in []*Tensor) ([]*Tensor, error) {
 	}
 	to := c.n.AttrInt("to", 0)
 	var f func(float64) float64
+	var dt DType
 	switch to {
 	case castFloat:
-		f = func(v float64) float64 { return float64(float32(v)) }
+		f, dt = func(v float64) float64 { return float64(float32(v)) }, Float32
 	case castFloat16:
-		f = roundFloat16
+		f, dt = roundFloat16, Float16
 	case castBFloat16:
-		f = func(v float64) float64 { return roundBits(float64(float32(v)), 7, -126, 0x1.fefp127) }
+		f, dt = func(v float64) float64 { return roundBits(float64(float32(v)), 7, -126, 0x1.fefp127) }, BFloat16
 	case castDouble:
-		f = func(v float64) float64 { return v }
-	case castInt32, castInt64:
-		f = math.Trunc
+		f, dt = func(v float64) float64 { return v }, Float64
+	case castInt32:
+		f, dt = math.Trunc, Int32
+	case castInt64:
+		f, dt = math.Trunc, Int64
 	default:
 		return nil, c.unsupported("cast to element type %d (float, float16, bfloat16, double, int32, int64 are supported)", to)
 	}
-	return unary(f)(c, in)
+	out, err := unary(f)(c, in)
+	if err == nil {
+		out[0].DType = dt
+	}
+	return out, err
 }
 
 // roundFloat16 rounds v to the nearest IEEE 754 binary16 value (ties to

@@ -12,7 +12,9 @@ func init() {
 		if err := c.need(in, 1); err != nil {
 			return nil, err
 		}
-		return one(Scalar(float64(in[0].Size()))), nil
+		t := Scalar(float64(in[0].Size()))
+		t.DType = Int64
+		return one(t), nil
 	}
 	ops["ArgMax"] = opArg(func(v, best float64) bool { return v > best })
 	ops["ArgMin"] = opArg(func(v, best float64) bool { return v < best })
@@ -338,15 +340,15 @@ func opConstantOfShape(c *ctx, in []*Tensor) ([]*Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := 0.0
+	v, dt := 0.0, Float32
 	if a, ok := c.n.Attrs["value"]; ok && a.Tensor != nil && a.Tensor.Size() > 0 {
-		v = a.Tensor.Data[0]
+		v, dt = a.Tensor.Data[0], a.Tensor.DType
 	}
 	n, err := ShapeSize(shape)
 	if err != nil {
 		return nil, c.errf("%v", err)
 	}
-	y := &Tensor{Shape: shape, Data: make([]float64, n)}
+	y := &Tensor{Shape: shape, Data: make([]float64, n), DType: dt}
 	for i := range y.Data {
 		y.Data[i] = v
 	}
@@ -386,7 +388,7 @@ func opArg(better func(v, best float64) bool) opFunc {
 		if shape == nil {
 			shape = []int{}
 		}
-		y := &Tensor{Shape: shape, Data: make([]float64, outer*inner)}
+		y := &Tensor{Shape: shape, Data: make([]float64, outer*inner), DType: Int64}
 		for o := 0; o < outer; o++ {
 			for j := 0; j < inner; j++ {
 				best, bi := 0.0, 0

@@ -8,7 +8,10 @@ to 1e-4 without Python. Run (about 5–10 minutes on 2 cores):
     nice -n 10 /usr/bin/python3 scripts/onnx_models.py \
         "$(go env GOMODCACHE)/github.com/petar/!go!m!n!i!s!t@v0.0.0-20150320212226-2fbe10d0fa63/data" models
 
-Optional MODEL arguments train only those models (e.g. to run them in
+It also exports an untrained one-layer transformer encoder (encoder.onnx,
+input "ids" int64 [1,8]; golden/encoder_ids.npy, golden/encoder_logits.npy)
+to check what PyTorch emits for attention. Optional MODEL arguments (mlp,
+lenet5, rescnn, encoder) train or export only those models (e.g. to run them in
 parallel processes). Writes to the output directory: mlp.onnx, lenet5.onnx, rescnn.onnx (input
 "input" float32 [1,1,28,28] = pixel/255, output "logits" [1,10]), and
 golden/images.npy (first 16 test images, float32 [16,1,28,28]),
@@ -132,6 +135,47 @@ class ResCNN(nn.Module):
         return self.fc(torch.flatten(x, 1))
 
 
+class Encoder(nn.Module):
+    """A one-layer transformer encoder classifier over token ids (untrained,
+    seeded weights): embedding (Gather), learned positions, PyTorch's
+    TransformerEncoderLayer with GELU (exported as Erf) and LayerNorm
+    (exported decomposed at opset 13: ReduceMean, Sub, Pow, Sqrt, Div), mean
+    pooling and a linear head. It checks the importer on what PyTorch emits
+    for attention blocks; it is not an MNIST model."""
+
+    VOCAB, SEQ, DIM = 50, 8, 16
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(self.VOCAB, self.DIM)
+        self.pos = nn.Parameter(torch.randn(1, self.SEQ, self.DIM) * 0.1)
+        self.layer = nn.TransformerEncoderLayer(self.DIM, 2, 32, dropout=0.0, activation="gelu", batch_first=True)
+        self.fc = nn.Linear(self.DIM, 2)
+
+    def forward(self, ids):
+        h = self.layer(self.emb(ids) + self.pos)
+        return self.fc(h.mean(1))
+
+
+def export_encoder(out):
+    torch.manual_seed(SEED)
+    model = Encoder().eval()
+    ids = torch.randint(0, Encoder.VOCAB, (4, Encoder.SEQ), generator=torch.Generator().manual_seed(SEED))
+    path = os.path.join(out, "encoder.onnx")
+    # Gradients stay enabled during export: under no_grad PyTorch 1.13 takes
+    # its fused fast path (_transformer_encoder_layer_fwd), which has no
+    # ONNX export.
+    torch.onnx.export(model, ids[:1], path, input_names=["ids"], output_names=["logits"], opset_version=13)
+    m = onnx.load(path)
+    onnx.checker.check_model(m)
+    with torch.no_grad():
+        logits = torch.cat([model(ids[i:i + 1]) for i in range(len(ids))]).numpy().astype(np.float32)
+    np.save(os.path.join(out, "golden", "encoder_ids.npy"), ids.numpy())
+    np.save(os.path.join(out, "golden", "encoder_logits.npy"), logits)
+    ops = sorted({n.op_type for n in m.graph.node})
+    print(f"encoder: untrained transformer encoder layer exported; {len(m.graph.node)} ONNX nodes, ops {' '.join(ops)}", flush=True)
+
+
 def train(model, x, y, epochs):
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     g = torch.Generator().manual_seed(SEED)
@@ -173,22 +217,26 @@ def export(model, path):
 
 def main():
     if len(sys.argv) < 3:
-        sys.exit("usage: onnx_models.py MNIST_DIR OUT_DIR [MODEL...]  (models: mlp lenet5 rescnn; default all)")
+        sys.exit("usage: onnx_models.py MNIST_DIR OUT_DIR [MODEL...]  (models: mlp lenet5 rescnn encoder; default all)")
     mnist_dir, out = sys.argv[1], sys.argv[2]
     models = [("mlp", MLP), ("lenet5", LeNet5), ("rescnn", ResCNN)]
     only = sys.argv[3:]
     for name in only:
-        if name not in dict(models):
-            sys.exit(f"unknown model {name!r}; choose from mlp, lenet5, rescnn")
+        if name not in dict(models) and name != "encoder":
+            sys.exit(f"unknown model {name!r}; choose from mlp, lenet5, rescnn, encoder")
     if only:
         models = [(n, c) for n, c in models if n in only]
-    torch.manual_seed(SEED)
     # One thread: on a shared, loaded machine OpenMP barriers waste most of a
     # second thread's time.
     torch.set_num_threads(1)
+    os.makedirs(os.path.join(out, "golden"), exist_ok=True)
+    if not only or "encoder" in only:
+        export_encoder(out)
+    if not models:
+        return
+    torch.manual_seed(SEED)
     xtr, ytr = load(mnist_dir, "train")
     xte, yte = load(mnist_dir, "test")
-    os.makedirs(os.path.join(out, "golden"), exist_ok=True)
     np.save(os.path.join(out, "golden", "images.npy"), xte[:GOLDEN].numpy())
     np.save(os.path.join(out, "golden", "labels.npy"), yte[:GOLDEN].numpy())
     for name, cls in models:
