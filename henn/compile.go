@@ -57,6 +57,9 @@ type Options struct {
 	// so the first layer needs about S times fewer plaintext products and
 	// fewer rotations: lowest single-input latency, lowest throughput.
 	Replicate bool
+	// NoMultiplex (graphs) keeps one channel per plane of the gapped grid
+	// instead of packing channels into the gaps.
+	NoMultiplex bool
 }
 
 // Auto (for [Run] only) evaluates the inputs in the Slots layout for

@@ -70,10 +70,21 @@ type pending struct {
 	pos   []int     // natural positions of the elements, or nil
 }
 
-// geometry places element (c, y, x) at Base + c·P + y·Rs + x·Cs.
+// geometry places element (c, y, x) at off(c) + y·Rs + x·Cs, with
+// off(c) = Off[c], or Base + c·P when Off is nil. W0 is the row step of the
+// model input's grid.
 type geometry struct {
 	C, H, W         int
 	P, Rs, Cs, Base int
+	W0              int
+	Off             []int
+}
+
+func (g *geometry) off(c int) int {
+	if g.Off != nil {
+		return g.Off[c]
+	}
+	return g.Base + c*g.P
 }
 
 func (g *geometry) positions() []int {
@@ -81,7 +92,7 @@ func (g *geometry) positions() []int {
 	for c := 0; c < g.C; c++ {
 		for y := 0; y < g.H; y++ {
 			for x := 0; x < g.W; x++ {
-				pos[(c*g.H+y)*g.W+x] = g.Base + c*g.P + y*g.Rs + x*g.Cs
+				pos[(c*g.H+y)*g.W+x] = g.off(c) + y*g.Rs + x*g.Cs
 			}
 		}
 	}
@@ -165,7 +176,7 @@ type PlanOp struct {
 
 // lowerGraph compiles g (batch 1, one input, one output) for blocks of at
 // most maxBlock positions.
-func lowerGraph(g *graph.Graph, maxBlock int) (*graphPlan, error) {
+func lowerGraph(g *graph.Graph, maxBlock int, multiplex bool) (*graphPlan, error) {
 	if g == nil {
 		return nil, errors.New("henn: nil graph")
 	}
@@ -180,7 +191,7 @@ func lowerGraph(g *graph.Graph, maxBlock int) (*graphPlan, error) {
 	if len(in.Shape) < 2 || in.Shape[0] != 1 {
 		return nil, fmt.Errorf("henn: input %q has shape %v; the encrypted evaluator wants a batch dimension of 1 first (N×… with N = 1)", in.Name, in.Shape)
 	}
-	lw := &lowering{g: g, shapes: shapes, vals: map[string]*pending{}, consts: map[string]*graph.Tensor{}}
+	lw := &lowering{g: g, shapes: shapes, vals: map[string]*pending{}, consts: map[string]*graph.Tensor{}, multiplex: multiplex}
 	for k, t := range g.Initializers {
 		lw.consts[k] = t
 	}
@@ -193,52 +204,59 @@ func lowerGraph(g *graph.Graph, maxBlock int) (*graphPlan, error) {
 		lay.pos[i] = i
 	}
 	if len(in.Shape) == 4 {
-		lay.geom = &geometry{C: in.Shape[1], H: in.Shape[2], W: in.Shape[3], P: in.Shape[2] * in.Shape[3], Rs: in.Shape[3], Cs: 1}
+		lay.geom = &geometry{C: in.Shape[1], H: in.Shape[2], W: in.Shape[3], P: in.Shape[2] * in.Shape[3], Rs: in.Shape[3], Cs: 1, W0: in.Shape[3]}
 	}
 	lw.plane = n
 	if lay.geom != nil {
 		lw.plane = lay.geom.P
 	}
-	lw.block = pow2(n)
-	// The block must hold every spatial value (channels × plane) and every
-	// dense value; find it from the shapes before any diagonal is built.
-	for name, s := range shapes {
-		if _, ok := lw.consts[name]; ok {
-			continue
-		}
-		size := 1
-		for _, d := range s {
-			size *= d
-		}
-		if len(s) == 4 && lay.geom != nil {
-			size = s[1] * lw.plane
-		}
-		lw.block = max(lw.block, pow2(size))
+	// A dry pass finds the largest position any value uses; the block is
+	// the power of two above it, and the second pass builds the diagonals.
+	lw.dry, lw.maxPos = true, n
+	if err := lw.run(lay); err != nil {
+		return nil, err
 	}
+	lw.block = pow2(lw.maxPos)
 	if lw.block > maxBlock {
 		return nil, fmt.Errorf("%w: the packing needs %d slots per input, the largest ring offers %d", ErrTooDeep, lw.block, maxBlock)
 	}
-	lw.plan = &graphPlan{block: lw.block, inDim: n, inShape: append([]int(nil), in.Shape...)}
+	lw.dry = false
+	if err := lw.run(lay); err != nil {
+		return nil, err
+	}
+	return lw.plan, nil
+}
+
+func (lw *lowering) run(lay layout) error {
+	g := lw.g
+	in := g.Inputs[0]
+	lw.vals = map[string]*pending{}
+	lw.consts = map[string]*graph.Tensor{}
+	lw.names = nil
+	for k, t := range g.Initializers {
+		lw.consts[k] = t
+	}
+	lw.plan = &graphPlan{block: lw.block, inDim: lay.n, inShape: append([]int(nil), in.Shape...)}
 	lw.plan.values = append(lw.plan.values, &gValue{kind: gvInput, lay: lay, name: in.Name})
 	lw.vals[in.Name] = lw.identity(0)
 	for _, node := range g.Nodes {
 		if err := lw.node(node); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	outName := g.Outputs[0].Name
 	p, ok := lw.vals[outName]
 	if !ok {
-		return nil, fmt.Errorf("henn: output %q does not depend on the input", outName)
+		return fmt.Errorf("henn: output %q does not depend on the input", outName)
 	}
 	v, err := lw.materialize(p, outName, true)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	lw.plan.out = v
 	lw.plan.outDim = p.n
-	lw.plan.outShape = append([]int(nil), shapes[outName]...)
-	return lw.plan, nil
+	lw.plan.outShape = append([]int(nil), lw.shapes[outName]...)
+	return nil
 }
 
 type lowering struct {
@@ -250,6 +268,16 @@ type lowering struct {
 	block  int
 	plane  int
 	names  []string // graph nodes folded into the pending map (for reports)
+	dry    bool     // first pass: only find maxPos
+	maxPos int      // one past the largest position used
+	// multiplex packs the channels of a gapped grid into its gaps.
+	multiplex bool
+}
+
+func (lw *lowering) see(pos []int) {
+	for _, p := range pos {
+		lw.maxPos = max(lw.maxPos, p+1)
+	}
 }
 
 func (lw *lowering) identity(v int) *pending {
@@ -337,6 +365,21 @@ func (lw *lowering) node(n *graph.Node) error {
 				res.geom = x.geom
 			}
 		}
+	case "Pad":
+		// torch exports F.avg_pool2d as a zero Pad before AveragePool.
+		_, pads, err := lw.input(n, 1)
+		if err != nil {
+			return err
+		}
+		if pads == nil {
+			pads = &graph.Tensor{Data: toFloats(n.AttrInts("pads"))}
+		}
+		for _, p := range pads.Data {
+			if p != 0 {
+				return lw.errf(n, "nonzero padding is only lowered inside Conv")
+			}
+		}
+		res = x
 	case "Conv":
 		res, err = lw.conv(n, x)
 	case "BatchNormalization":
@@ -454,6 +497,14 @@ func (p *pending) scalarOf(vals []*gValue) (src int, alpha float64, ok bool) {
 	return 0, 0, false
 }
 
+func toFloats(v []int64) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = float64(x)
+	}
+	return out
+}
+
 func ints(v []int64) []int {
 	if len(v) == 0 {
 		return nil
@@ -542,7 +593,20 @@ func (lw *lowering) conv(n *graph.Node, x *pending) (*pending, error) {
 		}
 	}
 	r := compose(x, rows, bias)
-	r.geom = &geometry{C: cout, H: ho, W: wo, P: in.P, Rs: in.Rs * sy, Cs: in.Cs * sx, Base: in.Base}
+	r.geom = &geometry{C: cout, H: ho, W: wo, P: in.P, Rs: in.Rs * sy, Cs: in.Cs * sx, Base: in.Base, W0: in.W0}
+	// Multiplexing (Lee et al. 2022): on a grid with gaps (gy rows,
+	// gx columns) gx·gy output channels share one plane, channel o at the
+	// sub-grid offset (a, b) = ((o mod m) / gx, (o mod m) mod gx).
+	if gx, gy := r.geom.Cs, r.geom.Rs/max(in.W0, 1); lw.multiplex && gx*gy > 1 && r.geom.Rs%max(in.W0, 1) == 0 &&
+		(ho-1)*r.geom.Rs+(gy-1)*in.W0+(wo-1)*r.geom.Cs+gx-1 < in.P {
+		m := gx * gy
+		base := in.off(0)
+		r.geom.Off = make([]int, cout)
+		for o := range r.geom.Off {
+			k := o % m
+			r.geom.Off[o] = base + (o/m)*in.P + (k/gx)*in.W0 + k%gx
+		}
+	}
 	r.pos = r.geom.positions()
 	return r, nil
 }
@@ -614,7 +678,7 @@ func (lw *lowering) avgPool(n *graph.Node, x *pending) (*pending, error) {
 	}
 	os := lw.shapes[n.Outputs[0]]
 	ho, wo := os[2], os[3]
-	geom := &geometry{C: in.C, H: ho, W: wo, P: in.P, Rs: in.Rs * sy, Cs: in.Cs * sx, Base: in.Base}
+	geom := &geometry{C: in.C, H: ho, W: wo, P: in.P, Rs: in.Rs * sy, Cs: in.Cs * sx, Base: in.Base, W0: in.W0, Off: in.Off}
 	inv := 1 / float64(kh*kw)
 	// Free form: after an activation the input is α·z+β of one
 	// ciphertext z; sum z's windows by rotations, no level.
@@ -636,6 +700,7 @@ func (lw *lowering) avgPool(n *graph.Node, x *pending) (*pending, error) {
 		}
 		v := &gValue{kind: gvRotSum, src: src, steps: steps, depth: lw.plan.values[src].depth,
 			lay: layout{n: in.C * ho * wo, pos: geom.positions(), geom: geom}, name: nodeName(n)}
+		lw.see(v.lay.pos)
 		lw.plan.values = append(lw.plan.values, v)
 		id := len(lw.plan.values) - 1
 		p := lw.identity(id)
@@ -823,8 +888,17 @@ func (lw *lowering) arith(n *graph.Node) (*pending, error) {
 		for i := range r.bias {
 			r.bias[i] = a.bias[i] + sign*b.bias[i]
 		}
-		if equalInts(a.pos, b.pos) {
+		// Any placement of the sum works: the materialized step computes
+		// its diagonals from it. Keep the more compact one.
+		switch {
+		case a.pos != nil && (b.pos == nil || maxInt(a.pos) <= maxInt(b.pos)):
 			r.pos, r.geom = a.pos, a.geom
+		case b.pos != nil && a.pos == nil:
+		case b.pos != nil:
+			r.pos, r.geom = b.pos, b.geom
+		}
+		if a.pos == nil || b.pos == nil {
+			r.pos, r.geom = nil, nil
 		}
 		return r, nil
 	}
@@ -865,16 +939,12 @@ func (lw *lowering) arith(n *graph.Node) (*pending, error) {
 	return r, nil
 }
 
-func equalInts(a, b []int) bool {
-	if a == nil || b == nil || len(a) != len(b) {
-		return false
+func maxInt(v []int) int {
+	m := math.MinInt
+	for _, x := range v {
+		m = max(m, x)
 	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+	return m
 }
 
 func (lw *lowering) poly(n *graph.Node, x *pending) (*pending, error) {
@@ -942,6 +1012,17 @@ func (lw *lowering) materialize(p *pending, name string, out bool) (int, error) 
 		srcs = append(srcs, s)
 	}
 	sort.Ints(srcs)
+	if lw.dry {
+		pb := pow2(p.n)
+		lw.maxPos = max(lw.maxPos, pb)
+		lay := layout{n: p.n, period: pb}
+		if p.pos != nil && !out {
+			lw.see(p.pos)
+			lay = layout{n: p.n, pos: p.pos, geom: p.geom}
+		}
+		lw.plan.values = append(lw.plan.values, &gValue{kind: gvLinear, lay: lay, depth: depth, name: name})
+		return len(lw.plan.values) - 1, nil
+	}
 	// Natural layout: outputs where the geometry put them.
 	var natural *gLinear
 	natCount := math.MaxInt

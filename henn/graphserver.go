@@ -13,7 +13,7 @@ import (
 // maxCachedPlaintextBytes bounds the encoded diagonals a server keeps;
 // above it, diagonals are kept as slot vectors and encoded at every
 // evaluation (slower, bounded memory).
-const maxCachedPlaintextBytes = 1 << 30
+const maxCachedPlaintextBytes = 2 << 30
 
 // CompileGraph lowers a model graph whose activations are krelu.Poly nodes
 // of degree ≤ 2 (see package rewrite) to encrypted evaluation in the
@@ -33,7 +33,7 @@ func CompileGraph(g *graph.Graph, opts Options) (*Model, error) {
 			maxBlock = max(maxBlock, 1<<p.LogN())
 		}
 	}
-	gp, err := lowerGraph(g, maxBlock)
+	gp, err := lowerGraph(g, maxBlock, !opts.NoMultiplex)
 	if err != nil {
 		return nil, err
 	}
@@ -102,6 +102,9 @@ func (gp *graphPlan) describe(depth int) {
 			op.Layout = fmt.Sprintf("compact %d, period %d", v.lay.n, v.lay.period)
 		} else if g := v.lay.geom; g != nil {
 			op.Layout = fmt.Sprintf("%d×%d×%d on the input grid, row step %d, column step %d", g.C, g.H, g.W, g.Rs, g.Cs)
+			if g.Off != nil {
+				op.Layout += ", channels multiplexed into the gaps"
+			}
 			op.Shape = []int{g.C, g.H, g.W}
 		} else {
 			op.Layout = fmt.Sprintf("%d scattered", v.lay.n)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/krelu/krelu/approx"
 	"github.com/krelu/krelu/graph"
+	"github.com/krelu/krelu/levelplan"
 	"github.com/krelu/krelu/onnx"
 	"github.com/krelu/krelu/rewrite"
 )
@@ -174,6 +175,10 @@ type Inspection struct {
 	Plan           *PlanReport     `json:"encrypted_plan,omitempty"`
 	EncryptedError string          `json:"encrypted_error,omitempty"`
 	Report         json.RawMessage `json:"calibration,omitempty"`
+	// LevelPlan places bootstraps (package levelplan) under the LogN 16
+	// bootstrapping preset, for models deeper than the chain.
+	LevelPlan      *levelplan.Result `json:"level_plan,omitempty"`
+	LevelPlanError string            `json:"level_plan_error,omitempty"`
 }
 
 // Inspect reads an .onnx or .henn model and describes it.
@@ -226,6 +231,11 @@ func Inspect(path string, logN int) (*Inspection, error) {
 		ins.EncryptedError = err.Error()
 	} else {
 		ins.Plan = planReport(m)
+		if lp, err := LevelPlan(probe, m.Plan(), 16); err == nil {
+			ins.LevelPlan = lp
+		} else {
+			ins.LevelPlanError = err.Error()
+		}
 	}
 	return ins, nil
 }

@@ -60,5 +60,8 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 	for i, s := range p.Steps {
 		fmt.Fprintf(stdout, "  %-3d %-7s %-5d %9d %9d  %-40s %s\n", i, s.Kind, s.Level, s.Rotations, s.Products, s.Name, s.Layout)
 	}
+	if ins.LevelPlan != nil {
+		fmt.Fprintf(stdout, "  bootstrap plan (LogN 16 bootstrapping preset):\n%s", ins.LevelPlan.String())
+	}
 	return nil
 }
