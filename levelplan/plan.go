@@ -314,18 +314,20 @@ func (p *planner) adjust(a, r int) (cost, bool) {
 // seq returns, for a value arriving at level a, the best cost of the
 // sequence for each output level.
 func (p *planner) seq(seq []*block, a int) []cost {
-	cur := make([]cost, p.L+1)
-	for i := range cur {
-		cur[i] = inf
-	}
-	cur[a] = cost{}
-	for _, b := range seq {
+	rows := p.forward(seq, a)
+	return rows[len(seq)]
+}
+
+// forward returns, for each prefix of seq (0…len(seq) blocks), the best
+// cost of reaching each level from arrival level a.
+func (p *planner) forward(seq []*block, a int) [][]cost {
+	rows := make([][]cost, len(seq)+1)
+	rows[0] = p.infRow()
+	rows[0][a] = cost{}
+	for i, b := range seq {
 		t := p.table(b)
-		next := make([]cost, p.L+1)
-		for i := range next {
-			next[i] = inf
-		}
-		for lv, c := range cur {
+		next := p.infRow()
+		for lv, c := range rows[i] {
 			if !c.ok() {
 				continue
 			}
@@ -342,9 +344,17 @@ func (p *planner) seq(seq []*block, a int) []cost {
 				}
 			}
 		}
-		cur = next
+		rows[i+1] = next
 	}
-	return cur
+	return rows
+}
+
+func (p *planner) infRow() []cost {
+	row := make([]cost, p.L+1)
+	for i := range row {
+		row[i] = inf
+	}
+	return row
 }
 
 // branch is seq followed by an optional bootstrap just before the join
@@ -443,35 +453,7 @@ func (p *planner) traceSeq(seq []*block, a, out int) {
 	}
 	// Forward tables per prefix, then walk back.
 	n := len(seq)
-	cur := make([][]cost, n+1)
-	cur[0] = make([]cost, p.L+1)
-	for i := range cur[0] {
-		cur[0][i] = inf
-	}
-	cur[0][a] = cost{}
-	for i, b := range seq {
-		t := p.table(b)
-		cur[i+1] = make([]cost, p.L+1)
-		for k := range cur[i+1] {
-			cur[i+1][k] = inf
-		}
-		for lv, c := range cur[i] {
-			if !c.ok() {
-				continue
-			}
-			for r := 0; r <= p.L; r++ {
-				adj, _ := p.adjust(lv, r)
-				if !adj.ok() {
-					continue
-				}
-				for o, bc := range t[r] {
-					if nc := c.add(adj).add(bc); nc.less(cur[i+1][o]) {
-						cur[i+1][o] = nc
-					}
-				}
-			}
-		}
-	}
+	cur := p.forward(seq, a)
 	o := out
 	for i := n - 1; i >= 0; i-- {
 		b := seq[i]
