@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Post-hoc compilation of the PyTorch-trained LeNet-5 (models/lenet5.onnx):
+# accuracy on the full MNIST test set for each activation fit beside the
+# original ReLU model, the per-layer automatic choice, the encrypted run's
+# agreement with its plaintext polynomial run, and the latency benchmark.
+#
+#   bash scripts/onnx_experiments.sh [OUT] [ENCRYPTED_IMAGES]
+#
+# OUT (default out/onnx) receives the .henn models and JSON reports.
+# ENCRYPTED_IMAGES (default 2000) test images run under CKKS (hours on a
+# shared 2-core machine: about 2.5 CPU-seconds per image).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-out/onnx}
+n=${2:-2000}
+mkdir -p "$out"
+go build -o "$out/krelu" ./cmd/krelu
+k="nice -n 10 $out/krelu"
+
+echo "== calibrate on 1,000 MNIST training images, held out: the 10,000 test images"
+for m in kernel direct minimax auto; do
+	$k compile models/lenet5.onnx --calib mnist:train --calib-limit 1000 --holdout mnist:test \
+		--activation $m -o "$out/lenet5_$m.henn" --json > "$out/compile_$m.json"
+done
+python3 - "$out" <<'PY'
+import json, sys
+out = sys.argv[1]
+print(f"{'activation':<10} {'test acc %':>10} {'original %':>10} {'agreement %':>11} {'kernel layers':>13}  per-layer methods")
+for m in ["kernel", "direct", "minimax", "auto"]:
+    r = json.load(open(f"{out}/compile_{m}.json"))
+    h, c = r["holdout"], r["calibration"]
+    layers = ",".join(l["method"] for l in c["layers"])
+    print(f"{m:<10} {100*h['accuracy']:>10.2f} {100*h['original_accuracy']:>10.2f} {100*h['agreement_with_original']:>11.2f} "
+          f"{c['kernel_chosen']:>6}/{len(c['layers'])}       {layers}")
+PY
+
+echo "== encrypted (CKKS) vs plaintext polynomial run, first $n test images, per-layer auto model"
+$k infer --model "$out/lenet5_auto.henn" --input mnist:test --limit "$n" --encrypted --json > "$out/encrypted_auto.json"
+python3 - "$out" <<'PY'
+import json, sys
+r = json.load(open(f"{sys.argv[1]}/encrypted_auto.json"))
+p = r["encrypted_plan"]
+print(f"{r['inputs']} images: accuracy {100*r['accuracy']:.2f}% (plaintext {100*r['plaintext_accuracy']:.2f}%), "
+      f"agreement with plaintext {100*r['agreement_with_plaintext']:.2f}%, max |error| {r['max_abs_error_vs_plaintext']:.3g}; "
+      f"{p['preset']} LogN {p['log_n']}, {p['levels']} levels, {p['inputs_per_ciphertext']} images per ciphertext")
+PY
+
+echo "== latency benchmark (Go): LeNet-5 and the MLP in Orion's setting (quadratic activations, LogN 13)"
+KRELU_ONNX_BENCH="$out/lenet5_auto.henn" nice -n 10 go test ./henn -run '^$' -bench 'BenchmarkGraph' -benchtime 3x -count 3 -timeout 60m
