@@ -246,6 +246,7 @@ type InferConfig struct {
 	Input     string // .npy batch or a source (rewrite.SourceHelp)
 	Labels    string // .npy labels ("" : the source's, if any)
 	Encrypted bool
+	Offset    int // skip the first Offset inputs
 	Limit     int
 	LogN      int
 }
@@ -291,18 +292,29 @@ func InferFile(cfg InferConfig) (*InferReport, error) {
 	if len(g.Inputs) != 1 {
 		return nil, fmt.Errorf("%s: %d inputs; krelu runs models with one input", cfg.Model, len(g.Inputs))
 	}
-	in, labels, err := rewrite.LoadInputs(cfg.Input, g.Inputs[0].Shape, cfg.Limit)
+	limit := cfg.Limit
+	if limit > 0 {
+		limit += cfg.Offset
+	}
+	in, labels, err := rewrite.LoadInputs(cfg.Input, g.Inputs[0].Shape, limit)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Offset >= len(in) {
+		return nil, fmt.Errorf("offset %d: the input holds %d inputs", cfg.Offset, len(in))
+	}
+	in = in[cfg.Offset:]
+	if labels != nil {
+		labels = labels[cfg.Offset:]
 	}
 	if cfg.Labels != "" {
 		if labels, err = rewrite.LoadLabels(cfg.Labels); err != nil {
 			return nil, err
 		}
-		if len(labels) < len(in) {
-			return nil, fmt.Errorf("%s holds %d labels for %d inputs", cfg.Labels, len(labels), len(in))
+		if len(labels) < cfg.Offset+len(in) {
+			return nil, fmt.Errorf("%s holds %d labels for %d inputs", cfg.Labels, len(labels), cfg.Offset+len(in))
 		}
-		labels = labels[:len(in)]
+		labels = labels[cfg.Offset : cfg.Offset+len(in)]
 	}
 	rep := &InferReport{Model: cfg.Model, Inputs: len(in), Encrypted: cfg.Encrypted}
 	t0 := time.Now()

@@ -33,7 +33,8 @@ func inferGraph(args []string, stdout, stderr io.Writer) error {
 	input := fs.String("input", "", "inputs (required): "+rewrite.SourceHelp)
 	labels := fs.String("labels", "", "labels .npy (class indices), for accuracy")
 	encrypted := fs.Bool("encrypted", false, "run under CKKS encryption (.henn models)")
-	limit := fs.Int("limit", 0, "run only the first N inputs (0: all)")
+	limit := fs.Int("limit", 0, "run only N inputs (0: all)")
+	offset := fs.Int("offset", 0, "skip the first N inputs")
 	logN := fs.Int("logn", 0, "force the ring degree 2^LOGN (0: smallest secure one that fits)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	if err := parseFlags(fs, args); err != nil {
@@ -44,6 +45,8 @@ func inferGraph(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w: --input is required (%s)", errUsage, rewrite.SourceHelp)
 	case *limit < 0:
 		return fmt.Errorf("%w: --limit %d: want ≥ 0", errUsage, *limit)
+	case *offset < 0:
+		return fmt.Errorf("%w: --offset %d: want ≥ 0", errUsage, *offset)
 	case *logN != 0 && (*logN < 13 || *logN > 16):
 		return fmt.Errorf("%w: --logn %d: want 0 or 13…16", errUsage, *logN)
 	case *labels != "" && !strings.HasSuffix(*labels, ".npy"):
@@ -51,7 +54,7 @@ func inferGraph(args []string, stdout, stderr io.Writer) error {
 	case *encrypted && !strings.HasSuffix(*model, ".henn"):
 		return fmt.Errorf("%w: --encrypted needs a .henn model (make one with krelu compile %s --calib SOURCE -o MODEL.henn)", errUsage, *model)
 	}
-	rep, err := henn.InferFile(henn.InferConfig{Model: *model, Input: *input, Labels: *labels, Encrypted: *encrypted, Limit: *limit, LogN: *logN})
+	rep, err := henn.InferFile(henn.InferConfig{Model: *model, Input: *input, Labels: *labels, Encrypted: *encrypted, Offset: *offset, Limit: *limit, LogN: *logN})
 	if err != nil {
 		return err
 	}
