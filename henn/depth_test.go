@@ -1,10 +1,13 @@
 package henn
 
 import (
+	"math"
 	"testing"
 
+	"github.com/krelu/krelu/graph"
 	"github.com/krelu/krelu/he"
 	"github.com/krelu/krelu/levelplan"
+	"github.com/krelu/krelu/npy"
 )
 
 // deepModel is the 8-activation residual CNN trained by
@@ -62,4 +65,43 @@ func TestDeepModelPlans(t *testing.T) {
 		t.Fatalf("bootstraps: minimax4 %d ≤ kernel %d", boots["minimax4"], boots["kernel2"])
 	}
 	t.Logf("bootstraps per inference: %v", boots)
+}
+
+// TestDeepModelGoldens runs the committed deep models through krelu's
+// graph runtime and compares with PyTorch's logits on the same images.
+func TestDeepModelGoldens(t *testing.T) {
+	imgs, shape, err := npy.ReadFile("../models/deep/images.npy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := 28 * 28
+	if len(shape) != 4 || shape[1]*shape[2]*shape[3] != per {
+		t.Fatalf("images shape %v", shape)
+	}
+	for _, name := range []string{"relu", "kernel2"} {
+		g, err := loadGraph("../models/deep/rescnn_" + name + ".onnx")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _, err := npy.ReadFile("../models/deep/rescnn_" + name + "_logits.npy")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < shape[0]; i++ {
+			x, err := graph.NewTensor([]int{1, 1, 28, 28}, imgs[i*per:(i+1)*per])
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := g.Run(map[string]*graph.Tensor{g.Inputs[0].Name: x})
+			if err != nil {
+				t.Fatal(err)
+			}
+			have := out[g.Outputs[0].Name].Data
+			for j, h := range have {
+				if w := want[i*10+j]; math.Abs(h-w) > 1e-3*math.Max(1, math.Abs(w)) {
+					t.Fatalf("%s image %d logit %d: %.6g, PyTorch %.6g", name, i, j, h, w)
+				}
+			}
+		}
+	}
 }
