@@ -86,10 +86,13 @@ func NetworkOps(g *graph.Graph, act ActivationVariant, plan []PlanOp, costs *he.
 	}
 	counts := map[string]PlanOp{}
 	for _, p := range plan {
-		c := counts[p.Name]
+		// A step covering several nodes ("conv+poly") is charged to the
+		// first: the linear layer whose products and rotations it does.
+		key, _, _ := strings.Cut(p.Name, "+")
+		c := counts[key]
 		c.Rotations += p.Rotations
 		c.Products += p.Products
-		counts[p.Name] = c
+		counts[key] = c
 	}
 	val := map[string]int{g.Inputs[0].Name: levelplan.Input}
 	var ops []levelplan.Op
