@@ -280,14 +280,7 @@ func opLayerNorm(c *ctx, in []*Tensor) ([]*Tensor, error) {
 		return nil, err
 	}
 	eps := c.n.AttrFloat("epsilon", 1e-5)
-	outer, n := 1, 1
-	for i, d := range x.Shape {
-		if i < axis {
-			outer *= d
-		} else {
-			n *= d
-		}
-	}
+	outer, n := prod(x.Shape[:axis]), prod(x.Shape[axis:])
 	si, err := c.paramIndex(scale, x.Shape, "Scale")
 	if err != nil {
 		return nil, err

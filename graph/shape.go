@@ -36,15 +36,7 @@ func opFlatten(c *ctx, in []*Tensor) ([]*Tensor, error) {
 	if axis < 0 {
 		axis += r
 	}
-	a, b := 1, 1
-	for i, d := range x.Shape {
-		if i < axis {
-			a *= d
-		} else {
-			b *= d
-		}
-	}
-	return one(reshaped(x, []int{a, b})), nil
+	return one(reshaped(x, []int{prod(x.Shape[:axis]), prod(x.Shape[axis:])})), nil
 }
 
 // opReshape follows ONNX Reshape: 0 copies the input dimension (unless
@@ -133,19 +125,8 @@ func transpose(x *Tensor, perm []int) *Tensor {
 	for i, p := range perm {
 		eff[i] = inStr[p]
 	}
-	coord := make([]int, r)
-	pos := 0
-	for k := range y.Data {
-		y.Data[k] = x.Data[pos]
-		for d := r - 1; d >= 0; d-- {
-			coord[d]++
-			pos += eff[d]
-			if coord[d] < shape[d] {
-				break
-			}
-			pos -= eff[d] * coord[d]
-			coord[d] = 0
-		}
+	for k, p := range stridedIndex(shape, eff) {
+		y.Data[k] = x.Data[p]
 	}
 	return y
 }
@@ -162,12 +143,17 @@ func (c *ctx) axesArg(in []*Tensor) ([]int, error) {
 	return nil, nil
 }
 
-func opSqueeze(c *ctx, in []*Tensor) ([]*Tensor, error) {
+// dataAndAxes returns Squeeze/Unsqueeze's data input and axes.
+func (c *ctx) dataAndAxes(in []*Tensor) (*Tensor, []int, error) {
 	if err := c.need(in, 1); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	x := in[0]
 	axes, err := c.axesArg(in)
+	return in[0], axes, err
+}
+
+func opSqueeze(c *ctx, in []*Tensor) ([]*Tensor, error) {
+	x, axes, err := c.dataAndAxes(in)
 	if err != nil {
 		return nil, err
 	}
@@ -197,11 +183,7 @@ func opSqueeze(c *ctx, in []*Tensor) ([]*Tensor, error) {
 }
 
 func opUnsqueeze(c *ctx, in []*Tensor) ([]*Tensor, error) {
-	if err := c.need(in, 1); err != nil {
-		return nil, err
-	}
-	x := in[0]
-	axes, err := c.axesArg(in)
+	x, axes, err := c.dataAndAxes(in)
 	if err != nil {
 		return nil, err
 	}
@@ -307,13 +289,7 @@ func opGather(c *ctx, in []*Tensor) ([]*Tensor, error) {
 			idx[i] = v + n
 		}
 	}
-	outer, inner := 1, 1
-	for _, d := range x.Shape[:axis] {
-		outer *= d
-	}
-	for _, d := range x.Shape[axis+1:] {
-		inner *= d
-	}
+	outer, inner := prod(x.Shape[:axis]), prod(x.Shape[axis+1:])
 	shape := append(append(append([]int(nil), x.Shape[:axis]...), idxT.Shape...), x.Shape[axis+1:]...)
 	y := Zeros(shape...)
 	pos := 0

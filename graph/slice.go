@@ -281,13 +281,7 @@ func opSplit(c *ctx, in []*Tensor) ([]*Tensor, error) {
 	if total != d || len(sizes) != parts {
 		return nil, c.errf("split sizes %v do not cover dimension %d in %d outputs", sizes, d, parts)
 	}
-	outer, inner := 1, 1
-	for _, v := range x.Shape[:axis] {
-		outer *= v
-	}
-	for _, v := range x.Shape[axis+1:] {
-		inner *= v
-	}
+	outer, inner := prod(x.Shape[:axis]), prod(x.Shape[axis+1:])
 	var outs []*Tensor
 	start := 0
 	for _, s := range sizes {
@@ -370,13 +364,7 @@ func opArg(better func(v, best float64) bool) opFunc {
 			return nil, err
 		}
 		last := c.n.AttrInt("select_last_index", 0) != 0
-		outer, d, inner := 1, x.Shape[axis], 1
-		for _, v := range x.Shape[:axis] {
-			outer *= v
-		}
-		for _, v := range x.Shape[axis+1:] {
-			inner *= v
-		}
+		outer, d, inner := prod(x.Shape[:axis]), x.Shape[axis], prod(x.Shape[axis+1:])
 		var shape []int
 		for i, v := range x.Shape {
 			if i != axis {

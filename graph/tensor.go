@@ -101,6 +101,15 @@ func (t *Tensor) String() string {
 	return fmt.Sprintf("Tensor%v[%d values]", t.Shape, len(t.Data))
 }
 
+// prod returns the product of dims (1 for none).
+func prod(dims []int) int {
+	p := 1
+	for _, d := range dims {
+		p *= d
+	}
+	return p
+}
+
 // strides returns row-major strides of shape.
 func strides(shape []int) []int {
 	s := make([]int, len(shape))
@@ -157,11 +166,6 @@ func broadcastIndex(in, out []int) []int {
 	if sameShape(in, out) {
 		return nil
 	}
-	n := 1
-	for _, d := range out {
-		n *= d
-	}
-	idx := make([]int, n)
 	inStr := strides(in)
 	// effective stride per output dim: 0 where broadcast.
 	eff := make([]int, len(out))
@@ -171,14 +175,26 @@ func broadcastIndex(in, out []int) []int {
 			eff[off+i] = inStr[i]
 		}
 	}
-	coord := make([]int, len(out))
+	return stridedIndex(out, eff)
+}
+
+// stridedIndex returns, for each row-major position of shape, the offset
+// Σ coord[d]·eff[d] (eff[d] = 0 repeats a broadcast dimension; permuted
+// strides transpose).
+func stridedIndex(shape, eff []int) []int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	idx := make([]int, n)
+	coord := make([]int, len(shape))
 	pos := 0
 	for k := 0; k < n; k++ {
 		idx[k] = pos
-		for d := len(out) - 1; d >= 0; d-- {
+		for d := len(shape) - 1; d >= 0; d-- {
 			coord[d]++
 			pos += eff[d]
-			if coord[d] < out[d] {
+			if coord[d] < shape[d] {
 				break
 			}
 			pos -= eff[d] * coord[d]
