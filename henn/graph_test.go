@@ -51,6 +51,23 @@ func testGraph(rng *rand.Rand) *graph.Graph {
 	return g
 }
 
+// randomRuns draws n random inputs of testGraph and its plaintext outputs.
+func randomRuns(t *testing.T, rng *rand.Rand, g *graph.Graph, n int) (inputs, want [][]float64) {
+	t.Helper()
+	for range n {
+		x := graph.Zeros(1, 1, 6, 6)
+		for i := range x.Data {
+			x.Data[i] = rng.Float64()
+		}
+		out, err := g.Run(map[string]*graph.Tensor{"x": x})
+		if err != nil {
+			t.Fatal(err)
+		}
+		inputs, want = append(inputs, x.Data), append(want, out["y"].Data)
+	}
+	return inputs, want
+}
+
 func TestCompileGraphEncrypted(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	g := testGraph(rng)
@@ -61,20 +78,7 @@ func TestCompileGraphEncrypted(t *testing.T) {
 	if m.Depth() != 5 {
 		t.Errorf("depth %d, want 5 (conv, square, conv+skip, square, gemm; the pooling is free)", m.Depth())
 	}
-	var inputs [][]float64
-	var want [][]float64
-	for range 3 {
-		x := graph.Zeros(1, 1, 6, 6)
-		for i := range x.Data {
-			x.Data[i] = rng.Float64()
-		}
-		out, err := g.Run(map[string]*graph.Tensor{"x": x})
-		if err != nil {
-			t.Fatal(err)
-		}
-		inputs = append(inputs, x.Data)
-		want = append(want, out["y"].Data)
-	}
+	inputs, want := randomRuns(t, rng, g, 3)
 	got, _, err := runModel(m, len(inputs), func(c *Client) (*Ciphertexts, error) { return c.EncryptBatch(m.Layout(), inputs) })
 	if err != nil {
 		t.Fatal(err)

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/krelu/krelu/graph"
 	"github.com/krelu/krelu/npy"
 	"github.com/krelu/krelu/onnx"
 	"github.com/krelu/krelu/rewrite"
@@ -125,18 +124,7 @@ func TestNaturalLayoutsEncrypted(t *testing.T) {
 	if !multiplexed {
 		t.Fatalf("no multiplexed layout in the plan: %+v", m.Plan())
 	}
-	var inputs, want [][]float64
-	for range 2 {
-		x := graph.Zeros(1, 1, 6, 6)
-		for i := range x.Data {
-			x.Data[i] = rng.Float64()
-		}
-		out, err := g.Run(map[string]*graph.Tensor{"x": x})
-		if err != nil {
-			t.Fatal(err)
-		}
-		inputs, want = append(inputs, x.Data), append(want, out["y"].Data)
-	}
+	inputs, want := randomRuns(t, rng, g, 2)
 	got, _, _, err := runChunked(m, inputs)
 	if err != nil {
 		t.Fatal(err)
