@@ -206,6 +206,10 @@ func opPad(c *ctx, in []*Tensor) ([]*Tensor, error) {
 	if mode != "constant" && mode != "reflect" && mode != "edge" {
 		return nil, c.unsupported("mode %q (constant, reflect and edge are supported)", mode)
 	}
+	if allZero(pads) {
+		// PyTorch emits an all-zero Pad before every AveragePool.
+		return one(x), nil
+	}
 	str := strides(x.Shape)
 	y, err := gatherCoords(x, shape, func(coord []int) int {
 		off := 0
@@ -391,4 +395,13 @@ func opArg(better func(v, best float64) bool) opFunc {
 		}
 		return one(y), nil
 	}
+}
+
+func allZero(v []int) bool {
+	for _, x := range v {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
 }
