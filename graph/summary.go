@@ -23,10 +23,12 @@ type NodeSummary struct {
 
 // Summary is what `krelu inspect` prints about a graph.
 type Summary struct {
-	Name        string         `json:"name"`
-	Opset       int            `json:"opset"`
-	Inputs      []ValueInfo    `json:"inputs"`
-	Outputs     []ValueInfo    `json:"outputs"`
+	Name    string      `json:"name"`
+	Opset   int         `json:"opset"`
+	Inputs  []ValueInfo `json:"inputs"`
+	Outputs []ValueInfo `json:"outputs"`
+	// Params counts the elements of all initializers: weights, biases,
+	// BatchNorm statistics and constant tensors.
 	Params      int            `json:"params"`
 	OpCounts    map[string]int `json:"op_counts"`
 	Nodes       []NodeSummary  `json:"nodes"`
@@ -39,7 +41,8 @@ func (g *Graph) Summarize() (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Summary{Name: g.Name, Opset: g.Opset, Inputs: g.Inputs, Outputs: g.Outputs, OpCounts: map[string]int{}}
+	s := &Summary{Name: g.Name, Opset: g.Opset, Inputs: append([]ValueInfo(nil), g.Inputs...),
+		Outputs: append([]ValueInfo(nil), g.Outputs...), OpCounts: map[string]int{}}
 	for _, t := range g.Initializers {
 		s.Params += t.Size()
 	}
