@@ -6,10 +6,9 @@ import (
 	"github.com/krelu/krelu/graph"
 )
 
-// A two-layer perceptron y = W2·relu(W1·x + b1), run with an observer that
-// records the value each activation receives.
-func Example() {
-	g := &graph.Graph{
+// mlp is y = W2·relu(W1·x + b1).
+func mlp() *graph.Graph {
+	return &graph.Graph{
 		Name:   "mlp",
 		Inputs: []graph.ValueInfo{{Name: "x", Shape: []int{1, 2}, DType: graph.Float32}},
 		Initializers: map[string]*graph.Tensor{
@@ -24,6 +23,12 @@ func Example() {
 		},
 		Outputs: []graph.ValueInfo{{Name: "y"}},
 	}
+}
+
+// A two-layer perceptron y = W2·relu(W1·x + b1), run with an observer that
+// records the value each activation receives.
+func Example() {
+	g := mlp()
 	x, _ := graph.NewTensor([]int{1, 2}, []float64{3, 1})
 	out, err := g.RunWith(map[string]*graph.Tensor{"x": x}, graph.RunOptions{
 		Observe: func(n *graph.Node, outs []*graph.Tensor) error {
@@ -37,4 +42,16 @@ func Example() {
 	// Output:
 	// pre-activation of fc1 [5 -6]
 	// Tensor[1 1][5] <nil>
+}
+
+// Summarize infers shapes and counts parameters and activations; it is
+// what `krelu inspect` prints.
+func ExampleGraph_Summarize() {
+	s, err := mlp().Summarize()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(s.Params, s.Activations, s.Outputs[0].Shape, s.OpCounts)
+	// Output: 8 1 [1 1] map[Gemm:1 MatMul:1 Relu:1]
 }
