@@ -11,6 +11,10 @@
 // control flow, opsets outside 6–18, operators package graph does not
 // implement — is a clear error, never a silent approximation.
 //
+// Write does the reverse, so rewritten graphs (with krelu.Poly
+// activations, domain "krelu") can be inspected with ONNX tools and read
+// back.
+//
 // The runtime is checked against ONNX's conformance suite (Debian
 // libonnx-testdata); see TestConformance and docs/onnx-conformance.md.
 package onnx
