@@ -29,6 +29,7 @@ type CompileConfig struct {
 	HoldoutLimit int    // held-out inputs (0: all)
 	Activation   string // kernel, direct, minimax, auto or a .json file
 	Degree       int
+	Interval     string // fit interval rule (approx.ChooseInterval)
 	Output       string // .henn path ("" to write nothing)
 	LogN         int
 }
@@ -115,7 +116,7 @@ func CompileONNX(cfg CompileConfig) (*CompileReport, error) {
 			return nil, fmt.Errorf("held-out data: %w", err)
 		}
 	}
-	rg, rep, err := rewrite.Rewrite(g, calib, rewrite.Options{Method: method, File: file, Degree: cfg.Degree})
+	rg, rep, err := rewrite.Rewrite(g, calib, rewrite.Options{Method: method, File: file, Degree: cfg.Degree, Interval: cfg.Interval})
 	if err != nil {
 		return nil, err
 	}

@@ -34,6 +34,9 @@ type Options struct {
 	// MaxValues bounds the pre-activation values one fit uses (a strided
 	// subsample; default 20000).
 	MaxValues int
+	// Interval is the fit interval rule of the kernel and direct fits
+	// (approx.ChooseInterval: "auto" (default), "maxabs", "range", "qP").
+	Interval string
 }
 
 // Layer reports one replaced activation.
@@ -219,7 +222,7 @@ func fit(u []float64, m string, opt Options) (*Layer, error) {
 	var p approx.Poly
 	switch m {
 	case Kernel, Direct:
-		fo := approx.FitOptions{Target: "relu", Kernel: "gaussian", AutoBandwidth: true, Degree: opt.Degree, Calibration: s}
+		fo := approx.FitOptions{Target: "relu", Kernel: "gaussian", AutoBandwidth: true, Degree: opt.Degree, Calibration: s, Interval: opt.Interval}
 		if m == Direct {
 			fo.Kernel, fo.AutoBandwidth = "none", false
 		}

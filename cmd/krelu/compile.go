@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/krelu/krelu/henn"
@@ -23,6 +24,7 @@ func runCompile(args []string, stdout, stderr io.Writer) error {
 	holdLimit := fs.Int("holdout-limit", 0, "held-out inputs to use (0: all)")
 	act := fs.String("activation", "kernel", "activation fit: "+rewrite.MethodNames)
 	degree := fs.Int("degree", 2, "polynomial degree (the encrypted evaluator takes 2)")
+	interval := fs.String("interval", "auto", "fit interval of the kernel and direct fits: auto (max |x|), maxabs, range ([min, max]) or qP (P-quantile of |x|, e.g. q0.999)")
 	out := fs.String("o", "", "output .henn model (required)")
 	logN := fs.Int("logn", 0, "plan for ring degree 2^LOGN (0: smallest secure one that fits)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
@@ -46,11 +48,14 @@ func runCompile(args []string, stdout, stderr io.Writer) error {
 	case *logN != 0 && (*logN < 13 || *logN > 16):
 		return fmt.Errorf("%w: --logn %d: want 0 or 13…16", errUsage, *logN)
 	}
+	if err := checkIntervalRule(*interval); err != nil {
+		return fmt.Errorf("%w: --interval %q: %v", errUsage, *interval, err)
+	}
 	if _, _, err := henn.ParseActivation(*act); err != nil {
 		return fmt.Errorf("%w: --activation: %v", errUsage, err)
 	}
 	rep, err := henn.CompileONNX(henn.CompileConfig{Model: model, Calib: *calib, CalibLimit: *calibLimit, Holdout: *hold,
-		HoldoutLimit: *holdLimit, Activation: *act, Degree: *degree, Output: *out, LogN: *logN})
+		HoldoutLimit: *holdLimit, Activation: *act, Degree: *degree, Interval: *interval, Output: *out, LogN: *logN})
 	if err != nil {
 		return err
 	}
@@ -89,4 +94,15 @@ func splitModelArg(args []string) (model string, rest []string) {
 		return args[0], args[1:]
 	}
 	return "", args
+}
+
+func checkIntervalRule(r string) error {
+	switch r {
+	case "auto", "maxabs", "range":
+		return nil
+	}
+	if p, err := strconv.ParseFloat(strings.TrimPrefix(r, "q"), 64); strings.HasPrefix(r, "q") && err == nil && p > 0 && p < 1 {
+		return nil
+	}
+	return fmt.Errorf("want auto, maxabs, range or qP with 0 < P < 1")
 }
