@@ -95,8 +95,11 @@ func MeasureOpCosts(params ckks.Parameters, name string, reps int) (*OpCosts, er
 			{&c.Add, func() error { return eval.Add(ct, ct, out) }},
 		}
 		for _, s := range steps {
-			out = ckks.NewCiphertext(params, 1, lvl)
-			v, err := median(s.f)
+			f := s.f
+			v, err := median(func() error {
+				out.Resize(1, lvl) // Rescale lowered it
+				return f()
+			})
 			if err != nil {
 				return nil, fmt.Errorf("he: measuring at level %d: %w", lvl, err)
 			}

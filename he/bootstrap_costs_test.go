@@ -7,7 +7,7 @@ func TestMeasureOpCosts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := MeasureOpCosts(plan.Params, plan.Preset.Name, 1)
+	c, err := MeasureOpCosts(plan.Params, plan.Preset.Name, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
