@@ -36,7 +36,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 SEED = 20261202
-EPOCHS = {"mlp": 3, "lenet5": 3, "rescnn": 1}
+EPOCHS = {"mlp": 3, "lenet5": 3, "rescnn": 3}
 BATCH = 128
 GOLDEN = 16
 
