@@ -105,16 +105,19 @@ func Read(data []byte, opt Options) (*graph.Graph, error) {
 			opset = int(o.GetVersion())
 		}
 	}
-	if opset == 0 {
-		if len(m.GetOpsetImport()) == 0 && m.GetIrVersion() < 3 {
-			opset = 1
+	if opset == 0 && len(m.GetOpsetImport()) == 0 && m.GetIrVersion() < 3 {
+		opset = 1 // IR versions 1–2 predate opset_import
+	}
+	switch {
+	case opset == 0:
+		for _, n := range m.GetGraph().GetNode() {
+			if d := n.GetDomain(); d == "" || d == "ai.onnx" {
+				return nil, formatErr("node %q uses the default operator set, which the model does not import (opset_import)", n.GetName())
+			}
 		}
-	}
-	if opset > MaxOpset || (opset != 0 && opset < MinOpset && !legacyOK(m.GetGraph())) {
-		return nil, unsupportedErr("default opset %d is outside the supported range %d–%d", opset, MinOpset, MaxOpset)
-	}
-	if opset == 0 {
 		opset = MaxOpset
+	case opset > MaxOpset || opset < 1 || (opset < MinOpset && !legacyOK(m.GetGraph())):
+		return nil, unsupportedErr("default opset %d is outside the supported range %d–%d", opset, MinOpset, MaxOpset)
 	}
 	g, err := convertGraph(m.GetGraph(), opt)
 	if err != nil {

@@ -217,6 +217,12 @@ func TestBadInput(t *testing.T) {
 			expectErr(t, "opset", err, "opset", "6–18")
 		}
 	})
+	t.Run("no opset", func(t *testing.T) {
+		m := tinyModel()
+		m.OpsetImport = nil
+		_, err := Read(marshal(t, m), Options{})
+		expectErr(t, "no opset", err, "opset_import", `"mm"`)
+	})
 	t.Run("undefined value", func(t *testing.T) {
 		m := tinyModel()
 		m.Graph.Node[1].Input[1] = "nope"
