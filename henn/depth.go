@@ -84,11 +84,23 @@ func NetworkOps(g *graph.Graph, act ActivationVariant, plan []PlanOp, costs *he.
 	if len(g.Inputs) != 1 {
 		return nil, nil, fmt.Errorf("henn: depth table needs one input, the graph has %d", len(g.Inputs))
 	}
+	opOf := map[string]string{}
+	for _, n := range g.Nodes {
+		opOf[nodeName(n)] = n.Op
+	}
 	counts := map[string]PlanOp{}
 	for _, p := range plan {
-		// A step covering several nodes ("conv+poly") is charged to the
-		// first: the linear layer whose products and rotations it does.
-		key, _, _ := strings.Cut(p.Name, "+")
+		// A step covering several nodes ("pool+conv+poly") is charged to
+		// its linear layer (Conv/Gemm/MatMul), which does the products
+		// and rotations; otherwise to its first node.
+		parts := strings.Split(p.Name, "+")
+		key := parts[0]
+		for _, part := range parts {
+			if o := opOf[part]; o == "Conv" || o == "Gemm" || o == "MatMul" {
+				key = part
+				break
+			}
+		}
 		c := counts[key]
 		c.Rotations += p.Rotations
 		c.Products += p.Products
