@@ -7,8 +7,10 @@
 #   bash scripts/onnx_experiments.sh [OUT] [ENCRYPTED_IMAGES]
 #
 # OUT (default out/onnx) receives the .henn models and JSON reports.
-# ENCRYPTED_IMAGES (default 2000) test images run under CKKS (hours on a
-# shared 2-core machine: about 2.5 CPU-seconds per image).
+# ENCRYPTED_IMAGES (default 2000) test images run under CKKS, in chunks of
+# 40 (one process each; finished chunks are kept, so a rerun resumes), with
+# MODEL=kernel|direct|minimax|auto (default auto). About 2.5 CPU-seconds
+# per image: hours on a shared 2-core machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-out/onnx}
@@ -34,16 +36,13 @@ for m in ["kernel", "direct", "minimax", "auto"]:
           f"{c['kernel_chosen']:>6}/{len(c['layers'])}       {layers}")
 PY
 
-echo "== encrypted (CKKS) vs plaintext polynomial run, first $n test images, per-layer auto model"
-$k infer --model "$out/lenet5_auto.henn" --input mnist:test --limit "$n" --encrypted --json > "$out/encrypted_auto.json"
-python3 - "$out" <<'PY'
-import json, sys
-r = json.load(open(f"{sys.argv[1]}/encrypted_auto.json"))
-p = r["encrypted_plan"]
-print(f"{r['inputs']} images: accuracy {100*r['accuracy']:.2f}% (plaintext {100*r['plaintext_accuracy']:.2f}%), "
-      f"agreement with plaintext {100*r['agreement_with_plaintext']:.2f}%, max |error| {r['max_abs_error_vs_plaintext']:.3g}; "
-      f"{p['preset']} LogN {p['log_n']}, {p['levels']} levels, {p['inputs_per_ciphertext']} images per ciphertext")
-PY
+model=${MODEL:-auto}
+echo "== encrypted (CKKS) vs plaintext polynomial run, first $n test images, model lenet5_$model.henn (chunks of 40)"
+for off in $(seq 0 40 $((n - 1))); do
+	[ -s "$out/enc_${model}_$off.json" ] || $k infer --model "$out/lenet5_$model.henn" --input mnist:test \
+		--offset "$off" --limit $((n - off < 40 ? n - off : 40)) --encrypted --json > "$out/enc_${model}_$off.json"
+done
+python3 scripts/onnx_encrypted_summary.py "$out"/enc_${model}_*.json
 
-echo "== latency benchmark (Go): LeNet-5 and the MLP in Orion's setting (quadratic activations, LogN 13)"
-KRELU_ONNX_BENCH="$out/lenet5_auto.henn" nice -n 10 go test ./henn -run '^$' -bench 'BenchmarkGraph' -benchtime 3x -count 3 -timeout 60m
+echo "== latency benchmark (Go): LeNet-5 and the MLP with quadratic activations (Orion runs its MLP at LogN 13)"
+nice -n 10 go test ./henn -run '^$' -bench 'BenchmarkGraph' -benchtime 3x -count 3 -timeout 60m
