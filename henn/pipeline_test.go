@@ -75,6 +75,9 @@ func TestCompileCommittedModels(t *testing.T) {
 // TestMLPEncrypted runs the committed MLP encrypted on a few golden
 // images and compares with its plaintext polynomial run.
 func TestMLPEncrypted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("LogN 14 keys and a full MLP: run without -short")
+	}
 	g := quadratic(t, "../models/mlp.onnx")
 	in, _, err := rewrite.LoadInputs("../models/golden/images.npy", g.Inputs[0].Shape, 4)
 	if err != nil {
@@ -109,6 +112,9 @@ func TestMLPEncrypted(t *testing.T) {
 // channels on the gapped grid, residual join in place) on the small test
 // graph, which otherwise prefers the hybrid dense form.
 func TestNaturalLayoutsEncrypted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a second encrypted graph: run without -short")
+	}
 	forceNatural = true
 	defer func() { forceNatural = false }()
 	rng := rand.New(rand.NewPCG(3, 4))
