@@ -41,8 +41,10 @@ func (d DType) IsInt() bool { return d == Int64 || d == Int32 }
 func (d DType) IsFloat() bool { return d == Float32 || d == Float64 || d == Float16 || d == BFloat16 }
 
 // ValueInfo names a graph input or output with its static shape and type.
-// Every dimension is fixed (non-negative); readers must resolve symbolic
-// dimensions (e.g. the batch size) before building a Graph.
+// Every input dimension is fixed (non-negative); readers must resolve
+// symbolic dimensions (e.g. the batch size) before building a Graph. An
+// output's Shape is informational — the shape its file declared, or nil;
+// InferShapes computes the real one.
 type ValueInfo struct {
 	Name  string
 	Shape []int

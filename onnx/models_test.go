@@ -39,6 +39,9 @@ func TestPyTorchModels(t *testing.T) {
 			if len(wshape) != 2 || wshape[0] != n || wshape[1] != 10 {
 				t.Fatalf("golden shape %v", wshape)
 			}
+			if out := g.Outputs[0]; out.Name != "logits" || len(out.Shape) != 2 || out.Shape[1] != 10 {
+				t.Errorf("output %+v, want logits [1 10]", out)
+			}
 			worst := 0.0
 			for i := 0; i < n; i++ {
 				x, _ := graph.NewTensor([]int{1, 1, 28, 28}, images[i*784:(i+1)*784])

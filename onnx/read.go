@@ -235,7 +235,20 @@ func convertValueInfo(vi *onnxpb.ValueInfoProto, opt Options, isInput bool) (gra
 	}
 	v.DType = dt
 	if !isInput {
-		return v, nil // output shapes are inferred from the graph
+		// Keep a fully static declared output shape for display; the
+		// graph's InferShapes is the authority.
+		var shape []int
+		for _, d := range tt.GetShape().GetDim() {
+			x, ok := d.GetValue().(*onnxpb.TensorShapeProto_Dimension_DimValue)
+			if !ok || x.DimValue < 0 || x.DimValue > math.MaxInt32 {
+				return v, nil
+			}
+			shape = append(shape, int(x.DimValue))
+		}
+		if tt.GetShape() != nil {
+			v.Shape = append([]int{}, shape...)
+		}
+		return v, nil
 	}
 	if tt.GetShape() == nil {
 		return v, unsupportedErr("input %q has no declared shape", v.Name)
