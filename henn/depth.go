@@ -315,6 +315,11 @@ func DepthTable(cfg DepthConfig) (*DepthReport, error) {
 		bootCost = boot.BootstrapCPUSeconds
 		rep.BootstrapCPU = bootCost
 	}
+	for _, n := range g.Nodes {
+		if n.Op == graph.OpPoly || n.Op == "Relu" {
+			rep.Activations++
+		}
+	}
 	for _, v := range DepthVariants() {
 		ops, cost, err := NetworkOps(g, v, plan, costs)
 		if err != nil {
@@ -337,12 +342,6 @@ func DepthTable(cfg DepthConfig) (*DepthReport, error) {
 		row.PredictedAmortized = res.Predicted / float64(max(rep.InputsPerCt, 1))
 		for _, op := range ops {
 			row.NetworkLevels += op.Depth // residual shortcuts are empty: this is the main path
-		}
-		rep.Activations = 0
-		for _, op := range ops {
-			if strings.HasPrefix(op.Name, graph.OpPoly) || strings.HasPrefix(op.Name, "Relu") {
-				rep.Activations++
-			}
 		}
 		key := v.Name
 		if strings.HasPrefix(key, "composite") {
