@@ -38,54 +38,58 @@ func BenchmarkGraph(b *testing.B) {
 		path string
 		logN int
 	}{{"lenet5", "../models/lenet5.onnx", 0}, {"mlp-logn14", "../models/mlp.onnx", 0}} {
-		g := quadratic(b, c.path)
-		m, err := CompileGraph(g, Options{LogN: c.logN})
-		if err != nil {
-			b.Fatal(err)
+		b.Run(c.name, func(b *testing.B) { benchGraph(b, c.path, c.logN) })
+	}
+}
+
+func benchGraph(b *testing.B, path string, logN int) {
+	g := quadratic(b, path)
+	m, err := CompileGraph(g, Options{LogN: logN})
+	if err != nil {
+		b.Fatal(err)
+	}
+	client, err := NewClient(m.Params())
+	if err != nil {
+		b.Fatal(err)
+	}
+	evk, err := client.EvaluationKeys(m.Rotations())
+	if err != nil {
+		b.Fatal(err)
+	}
+	server, err := NewServer(m, evk)
+	if err != nil {
+		b.Fatal(err)
+	}
+	l := m.Layout()
+	for _, k := range []int{1, l.PerCiphertext()} {
+		name := "single"
+		if k > 1 {
+			name = fmt.Sprintf("full-%d", k)
+		} else if l.PerCiphertext() == 1 {
+			continue
 		}
-		client, err := NewClient(m.Params())
-		if err != nil {
-			b.Fatal(err)
-		}
-		evk, err := client.EvaluationKeys(m.Rotations())
-		if err != nil {
-			b.Fatal(err)
-		}
-		server, err := NewServer(m, evk)
-		if err != nil {
-			b.Fatal(err)
-		}
-		l := m.Layout()
-		for _, k := range []int{1, l.PerCiphertext()} {
-			name := fmt.Sprintf("%s/single", c.name)
-			if k > 1 {
-				name = fmt.Sprintf("%s/full-%d", c.name, k)
-			} else if l.PerCiphertext() == 1 {
-				continue
+		inputs := make([][]float64, k)
+		for i := range inputs {
+			inputs[i] = make([]float64, l.InputDim)
+			for j := range inputs[i] {
+				inputs[i][j] = float64((i+j)%7) / 7
 			}
-			inputs := make([][]float64, k)
-			for i := range inputs {
-				inputs[i] = make([]float64, l.InputDim)
-				for j := range inputs[i] {
-					inputs[i][j] = float64((i+j)%7) / 7
+		}
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				ct, err := client.EncryptBatch(l, inputs)
+				if err != nil {
+					b.Fatal(err)
+				}
+				out, err := server.Evaluate(ct)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := client.DecryptLogits(l, out); err != nil {
+					b.Fatal(err)
 				}
 			}
-			b.Run(name, func(b *testing.B) {
-				for b.Loop() {
-					ct, err := client.EncryptBatch(l, inputs)
-					if err != nil {
-						b.Fatal(err)
-					}
-					out, err := server.Evaluate(ct)
-					if err != nil {
-						b.Fatal(err)
-					}
-					if _, err := client.DecryptLogits(l, out); err != nil {
-						b.Fatal(err)
-					}
-				}
-				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*k)/1e6, "ms/image")
-			})
-		}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*k)/1e6, "ms/image")
+		})
 	}
 }
