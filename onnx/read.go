@@ -274,7 +274,7 @@ func convertValueInfo(vi *onnxpb.ValueInfoProto, opt Options, isInput bool) (gra
 		if p != "" {
 			what = fmt.Sprintf("the symbolic size %q", p)
 		}
-		return v, unsupportedErr("input %q dimension %d has %s; fix it (e.g. Options.Dims or Options.Batch, --batch on the command line)", v.Name, i, what)
+		return v, unsupportedErr("input %q dimension %d has %s; krelu needs fixed shapes: export without dynamic axes (torch.onnx.export without dynamic_axes), or fix the dimension when reading (onnx.Options Dims or Batch)", v.Name, i, what)
 	}
 	if v.Shape == nil {
 		v.Shape = []int{}

@@ -158,7 +158,7 @@ func TestBadInput(t *testing.T) {
 		m := tinyModel()
 		m.Graph.Input[0].Type = tensorType(onnxpb.TensorProto_FLOAT, dimParam("batch"), dim(4))
 		_, err := Read(marshal(t, m), Options{})
-		expectErr(t, "dynamic", err, `"batch"`, `"x"`, "fix it")
+		expectErr(t, "dynamic", err, `"batch"`, `"x"`, "fixed shapes", "dynamic_axes")
 		for _, opt := range []Options{{Batch: 3}, {Dims: map[string]int{"batch": 3}}} {
 			g, err := Read(marshal(t, m), opt)
 			if err != nil || g.Inputs[0].Shape[0] != 3 {
