@@ -159,7 +159,7 @@ func TestReadBootstrapKeysErrors(t *testing.T) {
 // use, or "" when KRELU_BOOTSTRAP is unset: real bootstrapping keys take
 // 8 GB of memory at LogN 15 (more at 16), more than `go test ./...` may
 // take on a shared machine. KRELU_BOOTSTRAP=15 or 16 selects the preset.
-func heavyBootstrap(t testing.TB) (*BootstrapParams, *KeyOwner) {
+func heavyBootstrap(t testing.TB) (*BootstrapParams, *KeyOwner, *Bootstrapper, *BootstrapKeys) {
 	t.Helper()
 	env := os.Getenv("KRELU_BOOTSTRAP")
 	if env == "" {
@@ -181,13 +181,6 @@ func heavyBootstrap(t testing.TB) (*BootstrapParams, *KeyOwner) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return bp, owner
-}
-
-// TestBootstrap generates real bootstrapping keys and checks the refreshed
-// values (KRELU_BOOTSTRAP=15 go test -run TestBootstrap$ ./he/).
-func TestBootstrap(t *testing.T) {
-	bp, owner := heavyBootstrap(t)
 	keys, err := owner.BootstrapKeys(bp)
 	if err != nil {
 		t.Fatal(err)
@@ -196,6 +189,13 @@ func TestBootstrap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return bp, owner, btp, keys
+}
+
+// TestBootstrap generates real bootstrapping keys and checks the refreshed
+// values (KRELU_BOOTSTRAP=15 go test -run TestBootstrap$ ./he/).
+func TestBootstrap(t *testing.T) {
+	bp, owner, btp, keys := heavyBootstrap(t)
 	want := testValues(bp.Residual().MaxSlots(), -1, 1, 7)
 	ct, err := owner.Encrypt(want, 0)
 	if err != nil {
@@ -240,15 +240,7 @@ func TestBootstrap(t *testing.T) {
 // BenchmarkBootstrap times one bootstrap (KRELU_BOOTSTRAP=15 go test
 // -run - -bench Bootstrap ./he/); key generation is outside the timer.
 func BenchmarkBootstrap(b *testing.B) {
-	bp, owner := heavyBootstrap(b)
-	keys, err := owner.BootstrapKeys(bp)
-	if err != nil {
-		b.Fatal(err)
-	}
-	btp, err := NewBootstrapper(bp, keys)
-	if err != nil {
-		b.Fatal(err)
-	}
+	bp, owner, btp, _ := heavyBootstrap(b)
 	ct, err := owner.Encrypt(testValues(bp.Residual().MaxSlots(), -1, 1, 9), 0)
 	if err != nil {
 		b.Fatal(err)
