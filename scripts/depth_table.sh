@@ -3,7 +3,8 @@
 # one bootstrap, and the depth table. Usage:
 #   bash scripts/depth_table.sh            # LogN 16 bootstrap preset (≈ 10 GB RAM for its keys)
 #   LOGN=15 bash scripts/depth_table.sh    # LogN 15 preset (≈ 7 GB RAM)
-#   TRAIN=1 bash scripts/depth_table.sh    # also retrain models/deep with PyTorch (≈ 30 min on 1 core)
+#   TRAIN=1 bash scripts/depth_table.sh    # also retrain models/deep with PyTorch (≈ 16 min on 1 core)
+#   ENC=1 [N=32] [OFFSET=0] bash scripts/depth_table.sh   # also encrypted inference of N test images (≈ 7 GB RAM)
 # Outputs go to out/deep/; the committed models are in models/deep/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,3 +38,14 @@ cat "$OUT/bootstrap_N$LOGN.json"
 #    per level at the preset's residual parameters.
 $K depth --model models/deep/rescnn_kernel2.onnx --accuracies models/deep/deep_models.json \
   --logn "$LOGN" --bootstrap "$OUT/bootstrap_N$LOGN.json" -o "$OUT/depth_N$LOGN.json"
+
+# 5. Encrypted inference of the deep kernel model (17 levels: fits LogN 15's
+#    17-level chain without bootstrapping), agreement with its plaintext run.
+#    ≈ 7 GB RAM; N images (default 32 = one ciphertext), from OFFSET.
+if [ "${ENC:-0}" = 1 ]; then
+  $K compile models/deep/rescnn_kernel2.onnx --calib mnist:train --calib-limit 200 \
+    --holdout mnist:test --holdout-limit 1000 -o "$OUT/kernel2.henn"
+  $K infer --model "$OUT/kernel2.henn" --input mnist:test --offset "${OFFSET:-0}" --limit "${N:-32}" \
+    --encrypted --json > "$OUT/encrypted_${OFFSET:-0}_${N:-32}.json"
+  cat "$OUT/encrypted_${OFFSET:-0}_${N:-32}.json"
+fi
