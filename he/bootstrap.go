@@ -253,9 +253,9 @@ func (b *Bootstrapper) Bootstrap(ct *rlwe.Ciphertext) (*rlwe.Ciphertext, error) 
 
 // NumGaloisKeys is the number of Galois keys the bootstrapping circuit
 // needs (rotations of the homomorphic DFTs, the trace of sparse packing,
-// and conjugation).
+// and conjugation, which Lattigo's list already holds).
 func (bp *BootstrapParams) NumGaloisKeys() int {
-	return len(bp.btp.GaloisElements(bp.btp.BootstrappingParameters)) + 1
+	return len(bp.btp.GaloisElements(bp.btp.BootstrappingParameters))
 }
 
 // KeyBytesEstimate is the size of the bootstrapping keys predicted from
