@@ -231,6 +231,12 @@ type DepthReport struct {
 	SlotsPerInput int         `json:"slots_per_input"`
 	Rows          []DepthRow  `json:"rows"`
 	Costs         *he.OpCosts `json:"op_costs"`
+	// The bootstrapping preset's chains and predicted key size.
+	ResidualLogQP    float64 `json:"residual_logqp"`
+	CircuitLogQP     float64 `json:"circuit_logqp"`
+	CircuitDepth     int     `json:"bootstrap_circuit_depth"`
+	GaloisKeys       int     `json:"bootstrap_galois_keys"`
+	KeyBytesEstimate int64   `json:"bootstrap_key_bytes_estimate"`
 }
 
 // DepthTable plans the model with every activation variant and tabulates
@@ -278,7 +284,9 @@ func DepthTable(cfg DepthConfig) (*DepthReport, error) {
 		}
 	}
 	cfgLevels := bp.LevelsAfter()
-	rep := &DepthReport{Model: cfg.Model, Preset: preset.Name, BootLevel: cfgLevels, Costs: costs}
+	rep := &DepthReport{Model: cfg.Model, Preset: preset.Name, BootLevel: cfgLevels, Costs: costs,
+		ResidualLogQP: bp.Residual().LogQP(), CircuitLogQP: bp.Circuit().LogQP(), CircuitDepth: bp.CircuitDepth(),
+		GaloisKeys: bp.NumGaloisKeys(), KeyBytesEstimate: bp.KeyBytesEstimate()}
 	var plan []PlanOp
 	if m, err := CompileGraph(g, Options{}); err == nil {
 		plan = m.Plan()
@@ -359,8 +367,10 @@ func DepthTable(cfg DepthConfig) (*DepthReport, error) {
 // String formats the depth table as Markdown.
 func (r *DepthReport) String() string {
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "model %s: %d activation layers; bootstrapping preset %s (%d levels after a bootstrap, bootstrap %.1f CPU s); %d slots per input, %d inputs per ciphertext\n\n",
+	fmt.Fprintf(&sb, "model %s: %d activation layers; bootstrapping preset %s (%d levels after a bootstrap, bootstrap %.1f CPU s); %d slots per input, %d inputs per ciphertext\n",
 		r.Model, r.Activations, r.Preset, r.BootLevel, r.BootstrapCPU, r.SlotsPerInput, r.InputsPerCt)
+	fmt.Fprintf(&sb, "preset %s: log2 QP residual %.0f, circuit %.0f; circuit depth %d; %d Galois keys; bootstrapping keys ≈ %.2f GB (estimated from the parameters)\n\n",
+		r.Preset, r.ResidualLogQP, r.CircuitLogQP, r.CircuitDepth, r.GaloisKeys, float64(r.KeyBytesEstimate)/1e9)
 	fmt.Fprintf(&sb, "| activation | degrees | levels / act. | network levels | bootstraps / inference | plaintext acc. (trained) | plaintext acc. (substituted) | predicted CPU s / ciphertext | predicted CPU s / image (amortized) |\n")
 	fmt.Fprintf(&sb, "|---|---|---|---|---|---|---|---|---|\n")
 	pct := func(p *float64) string {

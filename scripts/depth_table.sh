@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces docs/deep.md: the activations, (optionally) the deep models,
 # one bootstrap, and the depth table. Usage:
-#   bash scripts/depth_table.sh            # LogN 16 bootstrap preset (keys ≈ 9 GiB; > 14 GB RAM)
+#   bash scripts/depth_table.sh            # LogN 16 bootstrap preset (keys ≈ 9.4 GB; > 14 GB RAM)
 #   LOGN=15 bash scripts/depth_table.sh    # LogN 15 preset (keys 4 GB; 10.3 GB peak RAM)
 #   TRAIN=1 bash scripts/depth_table.sh    # also retrain models/deep with PyTorch (≈ 16 min on 1 core)
 #   ENC=1 [N=32] [OFFSET=0] bash scripts/depth_table.sh   # also encrypted inference of N test images (≈ 7 GB RAM)
