@@ -61,6 +61,8 @@ func (k Kind) String() string {
 		return "evaluation keys"
 	case KindCiphertext:
 		return "ciphertext"
+	case KindBootstrapKeys:
+		return "bootstrapping keys"
 	}
 	return fmt.Sprintf("kind %d", uint8(k))
 }

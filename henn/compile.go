@@ -57,6 +57,9 @@ type Options struct {
 	// so the first layer needs about S times fewer plaintext products and
 	// fewer rotations: lowest single-input latency, lowest throughput.
 	Replicate bool
+	// NoMultiplex (graphs) keeps one channel per plane of the gapped grid
+	// instead of packing channels into the gaps.
+	NoMultiplex bool
 }
 
 // Auto (for [Run] only) evaluates the inputs in the Slots layout for
@@ -110,6 +113,7 @@ type Model struct {
 	preset string
 	stages []stage
 	ffn    *ffnPlan
+	gp     *graphPlan // compiled from a model graph (graphserver.go)
 	opts   Options
 
 	// Packed: per linear stage, the diagonal structure.
@@ -143,6 +147,11 @@ func (m *Model) Rotations() []int {
 			continue
 		}
 		for _, r := range d.rotations() {
+			set[r*S] = true
+		}
+	}
+	if m.gp != nil {
+		for _, r := range m.gp.rotations() {
 			set[r*S] = true
 		}
 	}

@@ -42,6 +42,14 @@
 // mean over tokens and the classifier are linear and collapse into one
 // masked product per class, summed over all slots (depth 3).
 //
+// Graphs: [CompileGraph] compiles a model graph (package graph, imported
+// from ONNX and rewritten by package rewrite) in the Packed layout:
+// convolutions on the input's grid with channels multiplexed into the gaps
+// left by strides (Lee et al., ICML 2022) and channel-offset × kernel-offset
+// diagonals (GAZELLE), average pooling by rotations, residual joins inside
+// one linear step; [ModelFile] is its versioned .henn file and
+// [LoadModel] reads and compiles one (graph.go, graphserver.go).
+//
 // Example:
 //
 //	m, _ := henn.Compile(net, henn.Options{Mode: henn.Packed})

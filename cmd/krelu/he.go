@@ -27,7 +27,8 @@ func runHE(args []string, stdout, stderr io.Writer) error {
 	workers := fs.Int("workers", runtime.NumCPU(), "goroutines for the parallel throughput measurement")
 	reference := fs.Bool("reference", false, "also run the composite minimax sign ReLU reference (17 levels: LogN ≥ 15, slow)")
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
-	setUsage(fs, stderr, "krelu he --activation FILE.json [--logn 0] [--data SOURCE] [--n 8192] [--reps 3] [--workers N] [--reference] [--json]", `
+	bootstrap := fs.Bool("bootstrap", false, "instead: bootstrap one ciphertext of random values (--logn 15 or 16, default 16; --reps timed bootstraps)")
+	setUsage(fs, stderr, "krelu he --activation FILE.json [--logn 0] [--data SOURCE] [--n 8192] [--reps 3] [--workers N] [--reference] [--json]\n       krelu he --bootstrap [--logn 16] [--reps 3] [--json]", `
 SOURCE is an analytic distribution — normal, normal:MU,SIGMA, uniform:A,B, laplace:B[,MU],
 t:NU[,MU,SIGMA], mix:W@SPEC+W@SPEC… (--n draws) — or a file of values: .npy or whitespace-separated
 text. Values outside the activation's interval are counted and warned about: an encrypted
@@ -35,6 +36,9 @@ polynomial cannot clip them.
 `)
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *bootstrap {
+		return runHEBootstrap(fs, *logN, *reps, *asJSON, stdout)
 	}
 	if err := firstErr(required("activation", *actPath, "FILE.json"), checkLogN(*logN),
 		intRange("n", *n, 1, 1<<20), intRange("reps", *reps, 1, 100), intRange("workers", *workers, 1, 64)); err != nil {

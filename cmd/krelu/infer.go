@@ -76,6 +76,9 @@ func (f *inferFlags) validate(fs *flag.FlagSet) error {
 var inferModes = map[string]henn.Mode{"packed": henn.Packed, "slots": henn.Slots, "auto": henn.Auto}
 
 func runInfer(args []string, stdout, stderr io.Writer) error {
+	if isGraphModel(args) { // --model X.onnx|X.henn: infer_graph.go
+		return inferGraph(args, stdout, stderr)
+	}
 	if rest, ok := sst2InferArgs(args); ok {
 		return sst2Infer(rest, stdout, stderr)
 	}

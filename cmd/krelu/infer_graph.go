@@ -1,0 +1,80 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/krelu/krelu/henn"
+	"github.com/krelu/krelu/rewrite"
+)
+
+// isGraphModel reports whether `krelu infer` was given an .onnx or .henn
+// model (the bring-your-own-model path) rather than a krelu checkpoint.
+func isGraphModel(args []string) bool {
+	for i, a := range args {
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || name != "model" {
+			continue
+		}
+		if !hasVal && i+1 < len(args) {
+			val = args[i+1]
+		}
+		return strings.HasSuffix(val, ".onnx") || strings.HasSuffix(val, ".henn")
+	}
+	return false
+}
+
+// inferGraph is `krelu infer --model MODEL.onnx|MODEL.henn --input X.npy`.
+func inferGraph(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("infer", stderr)
+	setUsage(fs, stderr, "krelu infer --model MODEL.onnx|MODEL.henn --input X.npy [--labels Y.npy] [--encrypted] [--limit N] [--json]", "")
+	model := fs.String("model", "", "model: .onnx (plaintext) or .henn (from krelu compile; plaintext or --encrypted)")
+	input := fs.String("input", "", "inputs (required): "+rewrite.SourceHelp)
+	labels := fs.String("labels", "", "labels .npy (class indices), for accuracy")
+	encrypted := fs.Bool("encrypted", false, "run under CKKS encryption (.henn models)")
+	limit := fs.Int("limit", 0, "run only N inputs (0: all)")
+	offset := fs.Int("offset", 0, "skip the first N inputs")
+	logN := fs.Int("logn", 0, "force the ring degree 2^LOGN (0: smallest secure one that fits)")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	switch {
+	case *input == "":
+		return fmt.Errorf("%w: --input is required (%s)", errUsage, rewrite.SourceHelp)
+	case *limit < 0:
+		return fmt.Errorf("%w: --limit %d: want ≥ 0", errUsage, *limit)
+	case *offset < 0:
+		return fmt.Errorf("%w: --offset %d: want ≥ 0", errUsage, *offset)
+	case *logN != 0 && (*logN < 13 || *logN > 16):
+		return fmt.Errorf("%w: --logn %d: want 0 or 13…16", errUsage, *logN)
+	case *labels != "" && !strings.HasSuffix(*labels, ".npy"):
+		return fmt.Errorf("%w: --labels %q: want an .npy file", errUsage, *labels)
+	case *encrypted && !strings.HasSuffix(*model, ".henn"):
+		return fmt.Errorf("%w: --encrypted needs a .henn model (make one with krelu compile %s --calib SOURCE -o MODEL.henn)", errUsage, *model)
+	}
+	rep, err := henn.InferFile(henn.InferConfig{Model: *model, Input: *input, Labels: *labels, Encrypted: *encrypted, Offset: *offset, Limit: *limit, LogN: *logN})
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(stdout, rep)
+	}
+	fmt.Fprintf(stdout, "%s: %d inputs", rep.Model, rep.Inputs)
+	if rep.Accuracy != nil {
+		fmt.Fprintf(stdout, ", accuracy %.2f%%", 100**rep.Accuracy)
+	}
+	if rep.Encrypted {
+		p := rep.Plan
+		fmt.Fprintf(stdout, " encrypted (%s, LogN %d, %d levels, %d inputs per ciphertext)", p.Preset, p.LogN, p.Levels, p.PerCiphertext)
+		if rep.PlainAccuracy != nil {
+			fmt.Fprintf(stdout, "; plaintext accuracy %.2f%%", 100**rep.PlainAccuracy)
+		}
+		fmt.Fprintf(stdout, "; agreement with plaintext %.2f%%, max abs error %.3g; latency %.3g s, amortized %.3g s/input\n",
+			100**rep.Agreement, *rep.MaxAbsErr, rep.LatencySeconds, rep.AmortizedSeconds)
+		return nil
+	}
+	fmt.Fprintf(stdout, " (plaintext, %.3g s in total)\n", rep.PlainSeconds)
+	return nil
+}
