@@ -301,3 +301,48 @@ func TestWriteRoundTrip(t *testing.T) {
 		t.Fatal("a short tensor was written")
 	}
 }
+
+// TestReferenceScoreMatchesCompare: scoring with the cached reference and
+// the training forward pass gives Compare's numbers.
+func TestReferenceScoreMatchesCompare(t *testing.T) {
+	m, tok := embeddedTok(t)
+	var seqs [][]int
+	for _, s := range []string{"Once upon a time, there was a cat.", "The dog ran to the park and saw a big tree.", "Lily"} {
+		ids, err := tok.Encode(s, true, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqs = append(seqs, ids)
+	}
+	w := NewWeights(m)
+	ref, err := NewReference(w, seqs, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, err := ref.Score(w, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if self.Top1Agreement != 1 || self.KL > 1e-6 || math.Abs(self.Perplexity/self.RefPerplexity-1) > 1e-6 {
+		t.Errorf("the reference scored against itself: %+v", self)
+	}
+	gate := []float64{0.18, 0.5, 0.2}
+	for l := range w.Gate {
+		w.Gate[l] = gate
+	}
+	got, err := ref.Score(w, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Compare(m, seqs, func(x float64) float64 { return polyEval(gate, x) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Positions != want.Positions || got.Sequences != want.Sequences || got.Top1Agreement != want.Top1Agreement ||
+		math.Abs(got.Perplexity/want.Perplexity-1) > 1e-5 || math.Abs(got.KL-want.KL) > 1e-5 || math.Abs(got.RefPerplexity/want.RefPerplexity-1) > 1e-5 {
+		t.Errorf("Score %+v\nCompare %+v", got, want)
+	}
+	if want.KL < 0.01 || want.Top1Agreement > 0.95 {
+		t.Errorf("a quadratic gate should change the model: %+v", want)
+	}
+}
