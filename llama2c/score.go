@@ -169,3 +169,11 @@ func parallel(n, workers int, f func(i int, tp *Tape) error) error {
 	wg.Wait()
 	return errors.Join(errs...)
 }
+
+// Tokens returns the i-th scored sequence.
+func (r *Reference) Tokens(i int) []int { return r.seqs[i] }
+
+// LogProbs returns the reference's next-token log-probabilities for the
+// first len(Tokens(i))−1 positions of sequence i ((len−1) × VocabSize):
+// a distillation target.
+func (r *Reference) LogProbs(i int) []float32 { return r.logp[i] }

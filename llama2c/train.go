@@ -653,3 +653,7 @@ func (tp *Tape) LogProbs(V int) []float64 {
 	}
 	return out
 }
+
+// AllLogits returns the logits of the first T positions of the last
+// Forward (T × V), for DistillLoss.
+func (tp *Tape) AllLogits(T, V int) []float64 { return tp.logits[:T*V] }

@@ -1,0 +1,206 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/krelu/krelu/calib"
+	"github.com/krelu/krelu/distill"
+)
+
+func init() {
+	register(command{name: "distill", summary: "replace SiLU by degree-2 polynomials in a llama2.c model and fine-tune it on the original's outputs", run: runDistill})
+}
+
+func runDistill(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("distill", stderr)
+	modelPath := fs.String("model", "", "llama2.c checkpoint (the teacher); default: the embedded stories260K")
+	tokPath := fs.String("tokenizer", "", "llama2.c tokenizer; default: the embedded tok512")
+	stories := fs.Int("stories", 200, "stories sampled from the teacher (as krelu calibrate --text stories:N), split into training and held-out")
+	frac := fs.Float64("holdout-frac", 0.2, "fraction of stories (and of SST-2 sentences) held out, as in krelu calibrate")
+	seed := fs.Uint64("seed", 1, "seed of the story sampler, the split, the batches and the random start")
+	sst2 := fs.Bool("sst2", true, "also score on the held-out SST-2 dev sentences (needs scripts/setup.sh data)")
+	maxEval := fs.Int("max-eval", 0, "score on at most N held-out sequences per text (0 = all)")
+	starts := fs.String("starts", strings.Join(distill.StartNames, ","), "comma-separated starting points: "+strings.Join(distill.StartNames, ", "))
+	steps := fs.String("steps", "0,100,300", "comma-separated training budgets (steps) at which to score, ascending; each run trains to the last")
+	batch := fs.Int("batch", 8, "sequences per step")
+	maxLen := fs.Int("max-len", 128, "tokens per training sequence (the first N of a story)")
+	lr := fs.Float64("lr", 1e-3, "Adam learning rate")
+	ce := fs.Float64("ce", 0, "weight of the next-token cross-entropy beside the KL to the teacher")
+	clip := fs.Float64("clip", 1, "global gradient-norm clip (0 = none)")
+	freeze := fs.Bool("freeze-gate", false, "keep the polynomial coefficients at their starting values")
+	workers := fs.Int("workers", min(2, runtime.NumCPU()), "goroutines over the sequences of a batch")
+	calibN := fs.Int("calib-values", 50000, "pre-activations kept per layer for the kernel and direct fits")
+	sampleSteps := fs.Int("sample-steps", 128, "positions of the greedy samples printed (0 = none)")
+	asJSON := fs.Bool("json", false, "print the result as JSON instead of Markdown")
+	out := fs.String("o", "", "write the best run's checkpoint as PREFIX.bin and its per-layer activations as PREFIX.L{l}.json")
+	saveStart := fs.String("save", "best", "which run -o writes: best (lowest final perplexity on SST-2, else on stories) or a start name")
+	setUsage(fs, stderr, "krelu distill [--stories 200] [--starts kernel,direct,…] [--steps 0,100,300] [--batch 8] [--max-len 128] [--lr 1e-3] [--json] [-o PREFIX]", "")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	switch {
+	case *stories < 2 || *stories > 100000:
+		return fmt.Errorf("%w: --stories %d must be in [2, 100000]", errUsage, *stories)
+	case !(*frac > 0 && *frac < 1):
+		return fmt.Errorf("%w: --holdout-frac %v must be in (0, 1)", errUsage, *frac)
+	case *maxEval < 0:
+		return fmt.Errorf("%w: --max-eval %d must be ≥ 0", errUsage, *maxEval)
+	case *batch < 1 || *batch > 1024:
+		return fmt.Errorf("%w: --batch %d must be in [1, 1024]", errUsage, *batch)
+	case !(*lr > 0) || *lr > 1 || math.IsInf(*lr, 0):
+		return fmt.Errorf("%w: --lr %v must be in (0, 1]", errUsage, *lr)
+	case !(*ce >= 0) || math.IsInf(*ce, 0):
+		return fmt.Errorf("%w: --ce %v must be finite and ≥ 0", errUsage, *ce)
+	case !(*clip >= 0) || math.IsInf(*clip, 0):
+		return fmt.Errorf("%w: --clip %v must be finite and ≥ 0 (0 = none)", errUsage, *clip)
+	case *workers < 1 || *workers > 256:
+		return fmt.Errorf("%w: --workers %d must be in [1, 256]", errUsage, *workers)
+	case *calibN < 100:
+		return fmt.Errorf("%w: --calib-values %d must be ≥ 100", errUsage, *calibN)
+	case *sampleSteps < 0:
+		return fmt.Errorf("%w: --sample-steps %d must be ≥ 0", errUsage, *sampleSteps)
+	}
+	var startList []string
+	for _, s := range strings.Split(*starts, ",") {
+		s = strings.TrimSpace(s)
+		if !slices.Contains(distill.StartNames, s) {
+			return fmt.Errorf("%w: --starts entry %q (want one of %s)", errUsage, s, strings.Join(distill.StartNames, ", "))
+		}
+		if slices.Contains(startList, s) {
+			return fmt.Errorf("%w: --starts lists %q twice", errUsage, s)
+		}
+		startList = append(startList, s)
+	}
+	if *saveStart != "best" && !slices.Contains(startList, *saveStart) {
+		return fmt.Errorf("%w: --save %q (want best or one of --starts: %s)", errUsage, *saveStart, strings.Join(startList, ", "))
+	}
+	var budgets []int
+	for _, s := range strings.Split(*steps, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 0 || n > 1000000 || (len(budgets) > 0 && n <= budgets[len(budgets)-1]) {
+			return fmt.Errorf("%w: --steps entry %q (want strictly ascending integers in [0, 1000000])", errUsage, s)
+		}
+		budgets = append(budgets, n)
+	}
+	m, tok, err := loadLlama(*modelPath, *tokPath)
+	if err != nil {
+		return err
+	}
+	if *maxLen < 2 || *maxLen >= m.SeqLen {
+		return fmt.Errorf("%w: --max-len %d must be in [2, %d] (the model's seq_len − 1)", errUsage, *maxLen, m.SeqLen-1)
+	}
+	var sstUnits []string
+	if *sst2 {
+		// Read first: a missing data set fails before the story sampling.
+		if sstUnits, err = calibUnits("sst2", m, tok, *seed); err != nil {
+			return err
+		}
+	}
+	units, err := calibUnits("stories:"+strconv.Itoa(*stories), m, tok, *seed)
+	if err != nil {
+		return err
+	}
+	trainU, holdU, err := calib.Split(units, *frac, *seed)
+	if err != nil {
+		return err
+	}
+	trainSeqs, err := calib.Tokenize(m, tok, trainU)
+	if err != nil {
+		return err
+	}
+	limit := func(s [][]int) [][]int {
+		if *maxEval > 0 && len(s) > *maxEval {
+			return s[:*maxEval]
+		}
+		return s
+	}
+	holdSeqs, err := calib.Tokenize(m, tok, holdU)
+	if err != nil {
+		return err
+	}
+	evals := []distill.EvalSet{{Name: fmt.Sprintf("sampled stories (%d of %d)", len(limit(holdSeqs)), len(units)), Seqs: limit(holdSeqs)}}
+	if *sst2 {
+		_, sstHold, err := calib.Split(sstUnits, *frac, *seed)
+		if err != nil {
+			return err
+		}
+		seqs, err := calib.Tokenize(m, tok, sstHold)
+		if err != nil {
+			return err
+		}
+		evals = append(evals, distill.EvalSet{Name: fmt.Sprintf("SST-2 dev sentences (%d of %d)", len(limit(seqs)), len(sstUnits)), Seqs: limit(seqs)})
+	}
+	opt := distill.Options{Teacher: m, Train: trainSeqs, Evals: evals, Starts: startList, Budgets: budgets, Batch: *batch,
+		MaxLen: *maxLen, LR: *lr, CE: *ce, Clip: *clip, FreezeGate: *freeze, Seed: *seed, Workers: *workers, CalibValues: *calibN, Log: stderr}
+	res, err := distill.Run(opt)
+	if err != nil {
+		return err
+	}
+	var samples map[string]string
+	if *sampleSteps > 0 {
+		if samples, err = res.Sample(m, tok, "", min(*sampleSteps, m.SeqLen)); err != nil {
+			return err
+		}
+	}
+	var saved []string
+	if *out != "" {
+		which := *saveStart
+		if which == "best" {
+			if which, err = res.Best(evals[len(evals)-1].Name); err != nil {
+				return err
+			}
+		}
+		if saved, err = res.Save(which, *out); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "saved %s (start %s); run it with: krelu generate --model %s --activation %s\n", saved[0], which, saved[0], strings.Join(saved[1:], ","))
+	}
+	if *asJSON {
+		b, err := json.MarshalIndent(struct {
+			*distill.Result
+			Samples map[string]string `json:"samples,omitempty"`
+			Saved   []string          `json:"saved,omitempty"`
+		}{res, samples, saved}, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(stdout, "%s\n", b)
+		return err
+	}
+	fmt.Fprintf(stdout, "training text: %d sampled stories (train split of %d, seed %d), first %d tokens each\n\n", len(trainSeqs), len(units), *seed, *maxLen)
+	if err := res.WriteMarkdown(stdout, opt); err != nil {
+		return err
+	}
+	if len(samples) > 0 {
+		fmt.Fprintf(stdout, "\n#### Greedy samples (%d positions, empty prompt)\n\n", *sampleSteps)
+		names := make([]string, 0, len(samples))
+		for n := range samples {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			fmt.Fprintf(stdout, "- **%s**: %s\n", n, strings.Join(strings.Fields(samples[n]), " "))
+		}
+	}
+	if len(saved) > 0 {
+		fmt.Fprintf(stdout, "\nSaved: %s\n", strings.Join(relPaths(saved), ", "))
+	}
+	return nil
+}
+
+func relPaths(p []string) []string {
+	out := make([]string, len(p))
+	for i, s := range p {
+		out[i] = filepath.ToSlash(s)
+	}
+	return out
+}

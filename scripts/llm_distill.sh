@@ -1,0 +1,19 @@
+#!/bin/sh
+# Regenerates the "HE-friendly stories260K by distillation" section of
+# docs/llm.md: `krelu distill` replaces every SiLU of stories260K by a
+# degree-2 polynomial and fine-tunes all weights on the KL divergence to
+# the original model, on 160 stories the original model sampled (the
+# train split of krelu calibrate's --text stories:200), from four starting
+# points on the same batches; scored on the 40 held-out stories and the
+# 174 held-out SST-2 dev sentences at each budget. Writes the best run's
+# checkpoint to llama2c/model/stories260K-q2.{bin,L0..L4.json}.
+# Markdown on stdout, progress on stderr. About 1 h on a shared 2-core
+# machine; override the budgets with STEPS=0,10 for a quick look.
+set -eu
+cd "$(dirname "$0")/.."
+OUT=${OUT:-/tmp/krelu-llm-distill}
+mkdir -p "$OUT"
+go build -o "$OUT/krelu" ./cmd/krelu
+nice -n 10 "$OUT/krelu" distill --stories 200 --seed 1 --starts kernel,direct,square,random \
+	--steps "${STEPS:-0,25,100,300}" --batch 4 --max-len 96 --lr 1e-3 --clip 1 --workers 2 \
+	--sample-steps 128 -o "${PREFIX:-llama2c/model/stories260K-q2}"
