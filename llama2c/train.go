@@ -280,35 +280,16 @@ func (w *Weights) Forward(tokens []int, tp *Tape) error {
 	tp.size(c, T)
 	tp.tokens = tokens
 	tp.t = max(tp.t, T)
-	d, kv, hd, V := c.Dim, c.KVDim(), c.HiddenDim, c.VocabSize
+	d, hd, V := c.Dim, c.HiddenDim, c.VocabSize
 	x := make([]float64, T*d)
 	for t, id := range tokens {
 		copy(x[t*d:(t+1)*d], w.TokenEmbedding[id*d:(id+1)*d])
 	}
 	tmp := make([]float64, d)
+	m := make([]float64, hd)
 	for l := range w.Layers {
 		L, lt := &w.Layers[l], &tp.layers[l]
-		copy(lt.xIn, x[:T*d])
-		for t := range T {
-			xa := lt.xa[t*d : (t+1)*d]
-			lt.invA[t] = rmsnormFwd(xa, x[t*d:(t+1)*d], L.RMSAtt)
-			q, k, v := lt.q[t*d:(t+1)*d], lt.k[t*kv:(t+1)*kv], lt.v[t*kv:(t+1)*kv]
-			mv(q, L.WQ, xa)
-			mv(k, L.WK, xa)
-			mv(v, L.WV, xa)
-			w.rope(q, t, false)
-			w.rope(k, t, false)
-		}
-		attentionFwd(c, T, lt.q, lt.k, lt.v, lt.att, lt.o)
-		for t := range T {
-			mv(tmp, L.WO, lt.o[t*d:(t+1)*d])
-			xt := x[t*d : (t+1)*d]
-			for i := range xt {
-				xt[i] += tmp[i]
-			}
-		}
-		copy(lt.xMid, x[:T*d])
-		m := make([]float64, hd)
+		w.attnStage(l, T, x, lt, tmp)
 		for t := range T {
 			xf := lt.xf[t*d : (t+1)*d]
 			lt.invF[t] = rmsnormFwd(xf, x[t*d:(t+1)*d], L.RMSFFN)
@@ -335,6 +316,35 @@ func (w *Weights) Forward(tokens []int, tp *Tape) error {
 		}
 	}
 	return nil
+}
+
+// attnStage runs layer l's attention half on the residual stream x (T ×
+// Dim) in place, recording it in lt, and leaves the FFN input's residual
+// in lt.xMid.
+func (w *Weights) attnStage(l, T int, x []float64, lt *layerTape, tmp []float64) {
+	c := w.Config
+	d, kv := c.Dim, c.KVDim()
+	L := &w.Layers[l]
+	copy(lt.xIn, x[:T*d])
+	for t := range T {
+		xa := lt.xa[t*d : (t+1)*d]
+		lt.invA[t] = rmsnormFwd(xa, x[t*d:(t+1)*d], L.RMSAtt)
+		q, k, v := lt.q[t*d:(t+1)*d], lt.k[t*kv:(t+1)*kv], lt.v[t*kv:(t+1)*kv]
+		mv(q, L.WQ, xa)
+		mv(k, L.WK, xa)
+		mv(v, L.WV, xa)
+		w.rope(q, t, false)
+		w.rope(k, t, false)
+	}
+	attentionFwd(c, T, lt.q, lt.k, lt.v, lt.att, lt.o)
+	for t := range T {
+		mv(tmp, L.WO, lt.o[t*d:(t+1)*d])
+		xt := x[t*d : (t+1)*d]
+		for i := range xt {
+			xt[i] += tmp[i]
+		}
+	}
+	copy(lt.xMid, x[:T*d])
 }
 
 // Backward adds to g the gradient of a loss whose gradient with respect to

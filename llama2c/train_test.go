@@ -346,3 +346,29 @@ func TestReferenceScoreMatchesCompare(t *testing.T) {
 		t.Errorf("a quadratic gate should change the model: %+v", want)
 	}
 }
+
+// TestForwardFFNMatchesForward: the lock-step forward with the plain FFN
+// plugged in equals Forward on each sequence.
+func TestForwardFFNMatchesForward(t *testing.T) {
+	w := NewWeights(randomModel(11, true))
+	w.Gate[1] = []float64{0.1, 0.5, 0.2}
+	seqs := [][]int{{1, 2, 3, 4}, {5}, {6, 7, 8, 9, 10, 0, 1}}
+	got, err := w.ForwardFFN(seqs, func(l int, xf []float64, n int) ([]float64, error) { return w.FFN(l, xf, n), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range seqs {
+		var tp Tape
+		if err := w.Forward(s, &tp); err != nil {
+			t.Fatal(err)
+		}
+		for j, v := range tp.AllLogits(len(s), w.VocabSize) {
+			if math.Abs(v-got[i][j]) > 1e-12 {
+				t.Fatalf("sequence %d logit %d: %v vs %v", i, j, got[i][j], v)
+			}
+		}
+	}
+	if _, err := w.ForwardFFN(seqs, func(int, []float64, int) ([]float64, error) { return nil, nil }); err == nil {
+		t.Fatal("a short FFN result was accepted")
+	}
+}
