@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"github.com/krelu/krelu/llama2c"
 	"io"
 	"math"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/krelu/krelu/calib"
 	"github.com/krelu/krelu/distill"
@@ -28,7 +31,7 @@ func runDistill(args []string, stdout, stderr io.Writer) error {
 	frac := fs.Float64("holdout-frac", 0.2, "fraction of stories (and of SST-2 sentences) held out, as in krelu calibrate")
 	seed := fs.Uint64("seed", 1, "seed of the story sampler, the split, the batches and the random start")
 	sst2 := fs.Bool("sst2", true, "also score on the held-out SST-2 dev sentences (needs scripts/setup.sh data)")
-	maxEval := fs.Int("max-eval", 0, "score on at most N held-out sequences per text (0 = all)")
+	evalStories := fs.Int("eval-stories", 0, "score on the first N held-out stories only (0 = all); SST-2 is always scored in full")
 	starts := fs.String("starts", strings.Join(distill.StartNames, ","), "comma-separated starting points: "+strings.Join(distill.StartNames, ", "))
 	steps := fs.String("steps", "0,100,300", "comma-separated training budgets (steps) at which to score, ascending; each run trains to the last")
 	batch := fs.Int("batch", 8, "sequences per step")
@@ -52,8 +55,8 @@ func runDistill(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w: --stories %d must be in [2, 100000]", errUsage, *stories)
 	case !(*frac > 0 && *frac < 1):
 		return fmt.Errorf("%w: --holdout-frac %v must be in (0, 1)", errUsage, *frac)
-	case *maxEval < 0:
-		return fmt.Errorf("%w: --max-eval %d must be ≥ 0", errUsage, *maxEval)
+	case *evalStories < 0:
+		return fmt.Errorf("%w: --eval-stories %d must be ≥ 0", errUsage, *evalStories)
 	case *batch < 1 || *batch > 1024:
 		return fmt.Errorf("%w: --batch %d must be in [1, 1024]", errUsage, *batch)
 	case !(*lr > 0) || *lr > 1 || math.IsInf(*lr, 0):
@@ -105,7 +108,7 @@ func runDistill(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	units, err := calibUnits("stories:"+strconv.Itoa(*stories), m, tok, *seed)
+	units, err := sampleStories(m, tok, *stories, *seed, *workers)
 	if err != nil {
 		return err
 	}
@@ -117,17 +120,14 @@ func runDistill(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	limit := func(s [][]int) [][]int {
-		if *maxEval > 0 && len(s) > *maxEval {
-			return s[:*maxEval]
-		}
-		return s
-	}
 	holdSeqs, err := calib.Tokenize(m, tok, holdU)
 	if err != nil {
 		return err
 	}
-	evals := []distill.EvalSet{{Name: fmt.Sprintf("sampled stories (%d of %d)", len(limit(holdSeqs)), len(units)), Seqs: limit(holdSeqs)}}
+	if *evalStories > 0 && len(holdSeqs) > *evalStories {
+		holdSeqs = holdSeqs[:*evalStories]
+	}
+	evals := []distill.EvalSet{{Name: fmt.Sprintf("sampled stories (%d held out of %d)", len(holdSeqs), len(units)), Seqs: holdSeqs}}
 	if *sst2 {
 		_, sstHold, err := calib.Split(sstUnits, *frac, *seed)
 		if err != nil {
@@ -137,7 +137,7 @@ func runDistill(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		evals = append(evals, distill.EvalSet{Name: fmt.Sprintf("SST-2 dev sentences (%d of %d)", len(limit(seqs)), len(sstUnits)), Seqs: limit(seqs)})
+		evals = append(evals, distill.EvalSet{Name: fmt.Sprintf("SST-2 dev sentences (%d held out of %d)", len(seqs), len(sstUnits)), Seqs: seqs})
 	}
 	opt := distill.Options{Teacher: m, Train: trainSeqs, Evals: evals, Starts: startList, Budgets: budgets, Batch: *batch,
 		MaxLen: *maxLen, LR: *lr, CE: *ce, Clip: *clip, FreezeGate: *freeze, Seed: *seed, Workers: *workers, CalibValues: *calibN, Log: stderr}
@@ -203,4 +203,30 @@ func relPaths(p []string) []string {
 		out[i] = filepath.ToSlash(s)
 	}
 	return out
+}
+
+// sampleStories returns the same stories as calibUnits("stories:N") —
+// calib.Stories with seeds seed·1000003 + i — sampled on several
+// goroutines in contiguous chunks, which keeps their order.
+func sampleStories(m *llama2c.Model, tok *llama2c.Tokenizer, n int, seed uint64, workers int) ([]string, error) {
+	chunks := make([][]string, workers)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	per := (n + workers - 1) / workers
+	for k := range workers {
+		lo, hi := k*per, min(n, (k+1)*per)
+		if lo >= hi {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			chunks[k], errs[k] = calib.Stories(m, tok, hi-lo, 256, seed*1000003+uint64(lo))
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return slices.Concat(chunks...), nil
 }
