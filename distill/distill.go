@@ -73,7 +73,11 @@ type Options struct {
 	// CalibValues is the per-layer reservoir size of the pre-activations
 	// the kernel and direct fits are weighted by.
 	CalibValues int
-	Log         io.Writer // progress; nil = none
+	// MaxTime, when positive, stops before the next budget when, at the
+	// time per step so far, reaching it would take training and scoring
+	// past MaxTime; every start keeps the same budget.
+	MaxTime time.Duration
+	Log     io.Writer // progress; nil = none
 }
 
 // Validate checks the options before any heavy work.
@@ -144,7 +148,9 @@ type Result struct {
 	// StepSeconds are the wall-clock seconds of each training step of every
 	// run (the machine may be shared).
 	StepSeconds []float64 `json:"step_seconds"`
-	// Final holds each run's weights after the last budget.
+	// Stopped says why training ended before the last budget, if it did.
+	Stopped string `json:"stopped,omitempty"`
+	// Final holds each run's weights after the last budget reached.
 	Final map[string]*llama2c.Weights `json:"-"`
 }
 
@@ -201,14 +207,35 @@ func Run(opt Options) (*Result, error) {
 		res.Starts = append(res.Starts, st)
 		logf("start %s: %v\n", name, st.Gate)
 	}
-	for _, st := range res.Starts {
-		w, secs, rows, err := trainOne(st, trainRef, refs, opt, logf)
-		if err != nil {
-			return nil, fmt.Errorf("distill: start %s: %w", st.Name, err)
+	// All starts advance budget by budget, so that when MaxTime runs out
+	// every start has had the same number of steps.
+	runs := make([]*run, len(res.Starts))
+	for i, st := range res.Starts {
+		runs[i] = newRun(st, opt)
+	}
+	tStart := time.Now()
+	for bi, b := range opt.Budgets {
+		// Projected from the time per step so far (scoring included).
+		if el := time.Since(tStart); bi > 1 && opt.MaxTime > 0 &&
+			el+el/time.Duration(opt.Budgets[bi-1])*time.Duration(b-opt.Budgets[bi-1]) > opt.MaxTime {
+			res.Stopped = fmt.Sprintf("stopped before budget %d: the time limit %v was reached after budget %d", b, opt.MaxTime, opt.Budgets[bi-1])
+			logf("%s\n", res.Stopped)
+			break
 		}
-		res.Rows = append(res.Rows, rows...)
-		res.StepSeconds = append(res.StepSeconds, secs...)
-		res.Final[st.Name] = w
+		for _, r := range runs {
+			if err := r.advance(b, trainRef, opt, logf); err != nil {
+				return nil, fmt.Errorf("distill: start %s: %w", r.st.Name, err)
+			}
+			rows, err := r.score(refs, opt, logf)
+			if err != nil {
+				return nil, fmt.Errorf("distill: start %s: %w", r.st.Name, err)
+			}
+			res.Rows = append(res.Rows, rows...)
+		}
+	}
+	for _, r := range runs {
+		res.StepSeconds = append(res.StepSeconds, r.secs...)
+		res.Final[r.st.Name] = r.w
 	}
 	return res, nil
 }
@@ -267,73 +294,80 @@ type worker struct {
 	n       int
 }
 
-func trainOne(st Start, trainRef *llama2c.Reference, refs []*llama2c.Reference, opt Options, logf func(string, ...any)) (*llama2c.Weights, []float64, []Row, error) {
+// run is one start's training state.
+type run struct {
+	st      Start
+	w, g    *llama2c.Weights
+	ws      []*worker
+	adam    *optim.Adam
+	tensors []optim.Tensor
+	rng     *rand.Rand
+	step    int
+	recent  []float64
+	secs    []float64
+}
+
+func newRun(st Start, opt Options) *run {
 	w := llama2c.NewWeights(opt.Teacher)
 	for l := range w.Gate {
 		w.Gate[l] = append([]float64(nil), st.Gate[l]...)
 	}
 	g := w.Clone()
 	g.Zero()
-	ws := make([]*worker, opt.Workers)
-	for i := range ws {
-		ws[i] = &worker{g: w.Clone()}
+	r := &run{st: st, w: w, g: g, adam: optim.NewAdam(opt.LR),
+		// The same batches for every start.
+		rng: rand.New(rand.NewPCG(opt.Seed, 0x62617463))}
+	r.adam.Clip = opt.Clip
+	r.tensors = w.Tensors(g, opt.FreezeGate)
+	for range opt.Workers {
+		r.ws = append(r.ws, &worker{g: w.Clone()})
 	}
-	adam := optim.NewAdam(opt.LR)
-	adam.Clip = opt.Clip
-	tensors := w.Tensors(g, opt.FreezeGate)
-	// The same batches for every start.
-	rng := rand.New(rand.NewPCG(opt.Seed, 0x62617463))
-	V := w.VocabSize
+	return r
+}
+
+// score measures the run's current weights on every held-out set.
+func (r *run) score(refs []*llama2c.Reference, opt Options, logf func(string, ...any)) ([]Row, error) {
+	trainKL := math.NaN()
+	if len(r.recent) > 0 {
+		k := max(1, len(r.recent)/10)
+		var s float64
+		for _, v := range r.recent[len(r.recent)-k:] {
+			s += v
+		}
+		trainKL = s / float64(k)
+	}
 	var rows []Row
-	var secs, recent []float64
-	score := func(step int) error {
-		trainKL := math.NaN()
-		if len(recent) > 0 {
-			k := max(1, len(recent)/10)
-			var s float64
-			for _, v := range recent[len(recent)-k:] {
-				s += v
-			}
-			trainKL = s / float64(k)
+	for i, ref := range refs {
+		f, err := ref.Score(r.w, opt.Workers)
+		if err != nil {
+			return nil, err
 		}
-		for i, r := range refs {
-			f, err := r.Score(w, opt.Workers)
-			if err != nil {
-				return err
-			}
-			rows = append(rows, Row{Start: st.Name, Steps: step, Text: opt.Evals[i].Name, Fidelity: f, TrainKL: trainKL, Gate: clone2(w.Gate)})
-			logf("%s step %d %s: perplexity %.4g (teacher %.4g), top-1 %.4f, KL %.4g, diverged %d\n", st.Name, step, opt.Evals[i].Name,
-				f.Perplexity, f.RefPerplexity, f.Top1Agreement, f.KL, f.Diverged)
-		}
-		return nil
+		rows = append(rows, Row{Start: r.st.Name, Steps: r.step, Text: opt.Evals[i].Name, Fidelity: f, TrainKL: trainKL, Gate: clone2(r.w.Gate)})
+		logf("%s step %d %s: perplexity %.4g (teacher %.4g), top-1 %.4f, KL %.4g, diverged %d\n", r.st.Name, r.step, opt.Evals[i].Name,
+			f.Perplexity, f.RefPerplexity, f.Top1Agreement, f.KL, f.Diverged)
 	}
-	last := opt.Budgets[len(opt.Budgets)-1]
-	bi := 0
-	for step := 0; ; step++ {
-		if bi < len(opt.Budgets) && step == opt.Budgets[bi] {
-			if err := score(step); err != nil {
-				return nil, nil, nil, err
-			}
-			bi++
-		}
-		if step == last {
-			break
-		}
+	return rows, nil
+}
+
+// advance trains until step == to.
+func (r *run) advance(to int, trainRef *llama2c.Reference, opt Options, logf func(string, ...any)) error {
+	V := r.w.VocabSize
+	for ; r.step < to; r.step++ {
 		t0 := time.Now()
 		batch := make([]int, opt.Batch)
 		for i := range batch {
-			batch[i] = rng.IntN(trainRef.Sequences())
+			batch[i] = r.rng.IntN(trainRef.Sequences())
 		}
 		var wg sync.WaitGroup
-		errs := make([]error, len(ws))
-		for k, wk := range ws {
+		errs := make([]error, len(r.ws))
+		for k, wk := range r.ws {
 			wk.g.Zero()
 			wk.kl, wk.n = 0, 0
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				for j := k; j < len(batch); j += len(ws) {
-					if err := wk.step(w, trainRef, batch[j], V, opt.CE); err != nil {
+				for j := k; j < len(batch); j += len(r.ws) {
+					if err := wk.step(r.w, trainRef, batch[j], V, opt.CE); err != nil {
 						errs[k] = err
 						return
 					}
@@ -342,24 +376,24 @@ func trainOne(st Start, trainRef *llama2c.Reference, refs []*llama2c.Reference, 
 		}
 		wg.Wait()
 		if err := errors.Join(errs...); err != nil {
-			return nil, nil, nil, fmt.Errorf("step %d: %w", step+1, err)
+			return fmt.Errorf("step %d: %w", r.step+1, err)
 		}
-		g.Zero()
+		r.g.Zero()
 		var kl float64
 		var n int
-		for _, wk := range ws {
-			g.Add(wk.g)
+		for _, wk := range r.ws {
+			r.g.Add(wk.g)
 			kl += wk.kl
 			n += wk.n
 		}
-		adam.Step(tensors, 1/float64(n))
-		recent = append(recent, kl/float64(n))
-		secs = append(secs, time.Since(t0).Seconds())
-		if (step+1)%25 == 0 {
-			logf("%s step %d: train KL %.4g, %.2fs/step\n", st.Name, step+1, kl/float64(n), secs[len(secs)-1])
+		r.adam.Step(r.tensors, 1/float64(n))
+		r.recent = append(r.recent, kl/float64(n))
+		r.secs = append(r.secs, time.Since(t0).Seconds())
+		if (r.step+1)%25 == 0 {
+			logf("%s step %d: train KL %.4g, %.2fs/step\n", r.st.Name, r.step+1, kl/float64(n), r.secs[len(r.secs)-1])
 		}
 	}
-	return w, secs, rows, nil
+	return nil
 }
 
 // step adds one sequence's gradient to wk.g.

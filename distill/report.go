@@ -113,12 +113,14 @@ func (r *Result) WriteMarkdown(w io.Writer, opt Options) error {
 		fmt.Fprintf(&b, "#### Held-out %s\n\n", e.Name)
 		fmt.Fprintln(&b, "| start | steps | perplexity | teacher perplexity | ratio | top-1 agreement | KL mean | KL max | diverged | train KL |")
 		fmt.Fprintln(&b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-		for _, row := range r.Rows {
-			if row.Text != e.Name {
-				continue
+		for _, st := range r.Starts {
+			for _, row := range r.Rows {
+				if row.Text != e.Name || row.Start != st.Name {
+					continue
+				}
+				fmt.Fprintf(&b, "| %s | %d | %.4g | %.4g | %.3f | %.4f | %.4g | %.3g | %d | %.3g |\n", row.Start, row.Steps, row.Perplexity, row.RefPerplexity,
+					row.Perplexity/row.RefPerplexity, row.Top1Agreement, row.KL, row.KLMax, row.Diverged, row.TrainKL)
 			}
-			fmt.Fprintf(&b, "| %s | %d | %.4g | %.4g | %.3f | %.4f | %.4g | %.3g | %d | %.3g |\n", row.Start, row.Steps, row.Perplexity, row.RefPerplexity,
-				row.Perplexity/row.RefPerplexity, row.Top1Agreement, row.KL, row.KLMax, row.Diverged, row.TrainKL)
 		}
 		fmt.Fprintf(&b, "\n%d predictions in %d sequences.\n\n", r.positions(e.Name), len(e.Seqs))
 	}
@@ -142,6 +144,9 @@ func (r *Result) WriteMarkdown(w io.Writer, opt Options) error {
 			sc = append(sc, fmtList(c))
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", st.Name, h, strings.Join(sc, " "), strings.Join(fin, " "))
+	}
+	if r.Stopped != "" {
+		fmt.Fprintf(&b, "\n**Training %s.**\n", r.Stopped)
 	}
 	med, lo, hi := median(r.StepSeconds)
 	fmt.Fprintf(&b, "\nTraining: %d steps in all, batch %d sequences of ≤ %d tokens, Adam lr %g, clip %g, CE weight %g, %d goroutines; %.3g s/step median (p10 %.3g, p90 %.3g) on a shared machine.\n",

@@ -8,12 +8,13 @@
 # 174 held-out SST-2 dev sentences at each budget. Writes the best run's
 # checkpoint to llama2c/model/stories260K-q2.{bin,L0..L4.json}.
 # Markdown on stdout, progress on stderr. About 1 h on a busy shared 2-core
-# machine; override the budgets with STEPS=0,10 for a quick look.
+# machine (training stops before a budget it cannot reach within MAX_TIME,
+# default 38m, every start at the same budget); STEPS=0,10 for a quick look.
 set -eu
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/krelu-llm-distill}
 mkdir -p "$OUT"
 go build -o "$OUT/krelu" ./cmd/krelu
 nice -n 10 "$OUT/krelu" distill --stories 200 --seed 1 --starts kernel,direct,square,random \
-	--steps "${STEPS:-0,25,75,150}" --batch 4 --max-len 64 --eval-stories 20 --lr 1e-3 --clip 1 --workers 2 \
+	--steps "${STEPS:-0,20,60,150}" --max-time "${MAX_TIME:-38m}" --batch 4 --max-len 64 --eval-stories 20 --lr 1e-3 --clip 1 --workers 2 \
 	--sample-steps 128 -o "${PREFIX:-llama2c/model/stories260K-q2}"

@@ -43,6 +43,7 @@ func runDistill(args []string, stdout, stderr io.Writer) error {
 	workers := fs.Int("workers", min(2, runtime.NumCPU()), "goroutines over the sequences of a batch")
 	calibN := fs.Int("calib-values", 50000, "pre-activations kept per layer for the kernel and direct fits")
 	sampleSteps := fs.Int("sample-steps", 128, "positions of the greedy samples printed (0 = none)")
+	maxTime := fs.Duration("max-time", 0, "stop before the next budget once this much time has passed, every start at the same budget (0 = no limit)")
 	asJSON := fs.Bool("json", false, "print the result as JSON instead of Markdown")
 	out := fs.String("o", "", "write the best run's checkpoint as PREFIX.bin and its per-layer activations as PREFIX.L{l}.json")
 	saveStart := fs.String("save", "best", "which run -o writes: best (lowest final perplexity on SST-2, else on stories) or a start name")
@@ -69,6 +70,8 @@ func runDistill(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w: --workers %d must be in [1, 256]", errUsage, *workers)
 	case *calibN < 100:
 		return fmt.Errorf("%w: --calib-values %d must be ≥ 100", errUsage, *calibN)
+	case *maxTime < 0:
+		return fmt.Errorf("%w: --max-time %v must be ≥ 0 (0 = no limit)", errUsage, *maxTime)
 	case *sampleSteps < 0:
 		return fmt.Errorf("%w: --sample-steps %d must be ≥ 0", errUsage, *sampleSteps)
 	}
@@ -140,7 +143,7 @@ func runDistill(args []string, stdout, stderr io.Writer) error {
 		evals = append(evals, distill.EvalSet{Name: fmt.Sprintf("SST-2 dev sentences (%d held out of %d)", len(seqs), len(sstUnits)), Seqs: seqs})
 	}
 	opt := distill.Options{Teacher: m, Train: trainSeqs, Evals: evals, Starts: startList, Budgets: budgets, Batch: *batch,
-		MaxLen: *maxLen, LR: *lr, CE: *ce, Clip: *clip, FreezeGate: *freeze, Seed: *seed, Workers: *workers, CalibValues: *calibN, Log: stderr}
+		MaxLen: *maxLen, LR: *lr, CE: *ce, Clip: *clip, FreezeGate: *freeze, Seed: *seed, Workers: *workers, CalibValues: *calibN, MaxTime: *maxTime, Log: stderr}
 	res, err := distill.Run(opt)
 	if err != nil {
 		return err
