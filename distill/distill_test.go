@@ -2,6 +2,8 @@ package distill
 
 import (
 	"bytes"
+	"math"
+	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -102,5 +104,67 @@ func TestValidate(t *testing.T) {
 		if _, err := Run(o); err == nil {
 			t.Errorf("%s: bad options accepted", name)
 		}
+	}
+}
+
+// tinyModel is a random 2-layer model (dim 8, FFN width 8, vocabulary 13).
+func tinyModel(seed uint64) *llama2c.Model {
+	rng := rand.New(rand.NewPCG(seed, 3))
+	c := llama2c.Config{Dim: 8, HiddenDim: 8, NLayers: 2, NHeads: 2, NKVHeads: 1, VocabSize: 13, SeqLen: 16, SharedClassifier: true}
+	r := func(n int, s, off float64) []float32 {
+		out := make([]float32, n)
+		for i := range out {
+			out[i] = float32(off + rng.NormFloat64()*s)
+		}
+		return out
+	}
+	d, h, kv := c.Dim, c.HiddenDim, c.KVDim()
+	m := &llama2c.Model{Config: c, TokenEmbedding: r(c.VocabSize*d, 1, 0), RMSFinal: r(d, 0.1, 1)}
+	m.Classifier = m.TokenEmbedding
+	for range c.NLayers {
+		m.Layers = append(m.Layers, llama2c.Layer{RMSAtt: r(d, 0.1, 1), WQ: r(d*d, 0.4, 0), WK: r(kv*d, 0.4, 0), WV: r(kv*d, 0.4, 0), WO: r(d*d, 0.3, 0),
+			RMSFFN: r(d, 0.1, 1), W1: r(h*d, 0.4, 0), W2: r(d*h, 0.3, 0), W3: r(h*d, 0.4, 0)})
+	}
+	for t := range c.SeqLen {
+		for j := range c.HeadSize() / 2 {
+			f := float64(t) / math.Pow(10000, float64(2*j)/float64(c.HeadSize()))
+			m.FreqCisReal = append(m.FreqCisReal, float32(math.Cos(f)))
+			m.FreqCisImag = append(m.FreqCisImag, float32(math.Sin(f)))
+		}
+	}
+	return m
+}
+
+// TestEncryptedFFN: with every FFN under CKKS the model predicts what it
+// predicts in plaintext.
+func TestEncryptedFFN(t *testing.T) {
+	m := tinyModel(1)
+	teacher := llama2c.NewWeights(m)
+	student := llama2c.NewWeights(m)
+	for l := range student.Gate {
+		student.Gate[l] = []float64{0.02, 0.5, 0.2}
+	}
+	seqs := [][]int{{1, 5, 7, 2, 9, 12, 0}, {3, 3, 4, 8}, {6}}
+	res, err := Encrypted(student, teacher, seqs, 0, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Tokens != 9 || res.Sequences != 2 || len(res.MaxErr) != m.NLayers {
+		t.Fatalf("result %+v", res)
+	}
+	for l, e := range res.MaxErr {
+		if !(e < 1e-3) {
+			t.Errorf("layer %d: encrypted FFN error %g", l, e)
+		}
+	}
+	if res.VsPlain.Top1Agreement != 1 || res.VsPlain.KL > 1e-6 {
+		t.Errorf("encrypted vs plaintext: %+v", res.VsPlain)
+	}
+	if res.VsTeacher.KL == 0 {
+		t.Error("the student equals the teacher: the test cannot tell them apart")
+	}
+	student.Gate[0] = nil
+	if _, err := Encrypted(student, teacher, seqs, 0, 1); err == nil {
+		t.Error("a SiLU layer was accepted for encryption")
 	}
 }

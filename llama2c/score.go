@@ -177,3 +177,27 @@ func (r *Reference) Tokens(i int) []int { return r.seqs[i] }
 // first len(Tokens(i))−1 positions of sequence i ((len−1) × VocabSize):
 // a distillation target.
 func (r *Reference) LogProbs(i int) []float32 { return r.logp[i] }
+
+// FidelityOf measures logits sub against reference logits ref (per
+// sequence, positions × v) where next[i][t] is the token that follows
+// position t of sequence i.
+func FidelityOf(ref, sub [][]float64, next [][]int, v int) (Fidelity, error) {
+	if len(ref) != len(sub) || len(ref) != len(next) {
+		return Fidelity{}, fmt.Errorf("llama2c: %d reference, %d scored and %d target sequences", len(ref), len(sub), len(next))
+	}
+	var acc fidelityAcc
+	pRef, pSub := make([]float64, v), make([]float64, v)
+	for i := range ref {
+		n := len(next[i])
+		if len(ref[i]) != n*v || len(sub[i]) != n*v {
+			return Fidelity{}, fmt.Errorf("llama2c: sequence %d: %d/%d logits for %d positions of %d", i, len(ref[i]), len(sub[i]), n, v)
+		}
+		acc.f.Sequences++
+		for t := range n {
+			logSoftmax(pRef, ref[i][t*v:(t+1)*v])
+			ok := logSoftmax(pSub, sub[i][t*v:(t+1)*v])
+			acc.add(pRef, pSub, ok, next[i][t])
+		}
+	}
+	return acc.result()
+}

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/krelu/krelu/approx"
 	"github.com/krelu/krelu/calib"
 	"github.com/krelu/krelu/distill"
 )
@@ -232,4 +233,110 @@ func sampleStories(m *llama2c.Model, tok *llama2c.Tokenizer, n int, seed uint64,
 		return nil, err
 	}
 	return slices.Concat(chunks...), nil
+}
+
+func init() {
+	register(command{name: "llm-he", summary: "run a distilled llama2.c model with every FFN block under CKKS; next-token agreement with plaintext", run: runLLMHE})
+}
+
+func runLLMHE(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("llm-he", stderr)
+	modelPath := fs.String("model", "", "llama2.c checkpoint of the distilled model (required), e.g. llama2c/model/stories260K-q2.bin")
+	tokPath := fs.String("tokenizer", "", "llama2.c tokenizer; default: the embedded tok512")
+	actPaths := fs.String("activation", "", "the quadratics: one krelu.activation/v1 file per layer, comma-separated, or one for all layers (required)")
+	text := fs.String("text", "sst2", "held-out text: sst2 | FILE.tsv | stories:N (as krelu calibrate)")
+	frac := fs.Float64("holdout-frac", 0.2, "fraction of units held out, as in krelu calibrate")
+	seed := fs.Uint64("seed", 1, "seed of the split")
+	units := fs.Int("units", 60, "score the first N held-out units (all their positions must fit in one ciphertext's slots)")
+	logN := fs.Int("logn", 0, "CKKS ring degree log2 (13..16); 0 = the smallest 128-bit preset whose slots hold every position")
+	workers := fs.Int("workers", min(2, runtime.NumCPU()), "goroutines over the hidden units")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	setUsage(fs, stderr, "krelu llm-he --model FILE.bin --activation L0.json,…,L4.json [--text sst2] [--units 60] [--logn 0] [--json]", "")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	switch {
+	case *modelPath == "":
+		return fmt.Errorf("%w: --model is required (the distilled checkpoint)", errUsage)
+	case *actPaths == "":
+		return fmt.Errorf("%w: --activation is required (one quadratic per layer)", errUsage)
+	case !(*frac > 0 && *frac < 1):
+		return fmt.Errorf("%w: --holdout-frac %v must be in (0, 1)", errUsage, *frac)
+	case *units < 1:
+		return fmt.Errorf("%w: --units %d must be ≥ 1", errUsage, *units)
+	case *logN != 0 && (*logN < 13 || *logN > 16):
+		return fmt.Errorf("%w: --logn %d (want 0, 13, 14, 15 or 16)", errUsage, *logN)
+	case *workers < 1 || *workers > 256:
+		return fmt.Errorf("%w: --workers %d must be in [1, 256]", errUsage, *workers)
+	}
+	m, tok, err := loadLlama(*modelPath, *tokPath)
+	if err != nil {
+		return err
+	}
+	paths := strings.Split(*actPaths, ",")
+	if len(paths) != 1 && len(paths) != m.NLayers {
+		return fmt.Errorf("%w: --activation lists %d files; want 1 or one per layer (%d)", errUsage, len(paths), m.NLayers)
+	}
+	student := llama2c.NewWeights(m)
+	for l := range m.NLayers {
+		a, err := approx.ReadActivationFile(paths[min(l, len(paths)-1)])
+		if err != nil {
+			return err
+		}
+		if a.Degree != 2 {
+			return fmt.Errorf("%w: --activation %s has degree %d; the encrypted FFN needs quadratics", errUsage, paths[min(l, len(paths)-1)], a.Degree)
+		}
+		student.Gate[l] = a.Coefficients
+	}
+	orig, _, err := llama2c.Embedded()
+	if err != nil {
+		return err
+	}
+	if orig.Config != m.Config {
+		return fmt.Errorf("%w: --model's shape differs from stories260K, the teacher this command compares with", errUsage)
+	}
+	all, err := calibUnits(*text, m, tok, *seed)
+	if err != nil {
+		return err
+	}
+	_, hold, err := calib.Split(all, *frac, *seed)
+	if err != nil {
+		return err
+	}
+	if len(hold) > *units {
+		hold = hold[:*units]
+	}
+	seqs, err := calib.Tokenize(m, tok, hold)
+	if err != nil {
+		return err
+	}
+	res, err := distill.Encrypted(student, llama2c.NewWeights(orig), seqs, *logN, *workers)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		b, err := json.MarshalIndent(res, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(stdout, "%s\n", b)
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: %d held-out units of %s, %d positions packed one per slot in %d-slot ciphertexts (preset %s, 128-bit); every FFN block of all %d layers under CKKS\n\n",
+		*modelPath, res.Sequences, *text, res.Tokens, res.Slots, res.Preset, m.NLayers)
+	fmt.Fprintln(stdout, "| comparison | perplexity | reference perplexity | top-1 agreement | KL mean | KL max |")
+	fmt.Fprintln(stdout, "|---|---:|---:|---:|---:|---:|")
+	for _, r := range []struct {
+		name string
+		f    llama2c.Fidelity
+	}{{"encrypted FFNs vs the same model in plaintext", res.VsPlain}, {"encrypted FFNs vs the original SiLU model", res.VsTeacher}, {"plaintext distilled model vs the original", res.PlainVsTeacher}} {
+		fmt.Fprintf(stdout, "| %s | %.4g | %.4g | %.4f | %.3g | %.3g |\n", r.name, r.f.Perplexity, r.f.RefPerplexity, r.f.Top1Agreement, r.f.KL, r.f.KLMax)
+	}
+	fmt.Fprintln(stdout)
+	fmt.Fprintln(stdout, "| layer | max \\|error\\| of the decrypted FFN output | RMS error | server seconds |")
+	fmt.Fprintln(stdout, "|---:|---:|---:|---:|")
+	for l := range res.MaxErr {
+		fmt.Fprintf(stdout, "| %d | %.3g | %.3g | %.3g |\n", l, res.MaxErr[l], res.RMSErr[l], res.Seconds[l])
+	}
+	return nil
 }
