@@ -13,8 +13,10 @@ import (
 	"github.com/krelu/krelu/llama2c"
 )
 
-// Best returns the start whose run ends with the lowest perplexity on the
-// eval set named text (ties: the first).
+// Best returns the start whose run ends closest to the teacher — the
+// lowest mean KL — on the eval set named text (ties: the first). Not the
+// lowest perplexity: a student can beat the teacher's perplexity on text
+// unlike its training text while imitating it worse.
 func (r *Result) Best(text string) (string, error) {
 	last := -1
 	for _, row := range r.Rows {
@@ -22,8 +24,8 @@ func (r *Result) Best(text string) (string, error) {
 	}
 	best, bp := "", math.Inf(1)
 	for _, row := range r.Rows {
-		if row.Text == text && row.Steps == last && row.Perplexity < bp {
-			best, bp = row.Start, row.Perplexity
+		if row.Text == text && row.Steps == last && row.KL < bp {
+			best, bp = row.Start, row.KL
 		}
 	}
 	if best == "" {

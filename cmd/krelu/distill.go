@@ -47,7 +47,7 @@ func runDistill(args []string, stdout, stderr io.Writer) error {
 	maxTime := fs.Duration("max-time", 0, "stop before the next budget once this much time has passed, every start at the same budget (0 = no limit)")
 	asJSON := fs.Bool("json", false, "print the result as JSON instead of Markdown")
 	out := fs.String("o", "", "write the best run's checkpoint as PREFIX.bin and its per-layer activations as PREFIX.L{l}.json")
-	saveStart := fs.String("save", "best", "which run -o writes: best (lowest final perplexity on SST-2, else on stories) or a start name")
+	saveStart := fs.String("save", "best", "which run -o writes: best (lowest final KL to the original on SST-2, else on the stories) or a start name")
 	setUsage(fs, stderr, "krelu distill [--stories 200] [--starts kernel,direct,…] [--steps 0,100,300] [--batch 8] [--max-len 128] [--lr 1e-3] [--json] [-o PREFIX]", "")
 	if err := parseFlags(fs, args); err != nil {
 		return err
