@@ -41,8 +41,10 @@ type EncryptedResult struct {
 // residual stream stay in plaintext on its side), encrypts feature f of
 // every position into ciphertext f, and decrypts the server's result. All
 // positions of all sequences share one ciphertext per feature, so they must
-// fit in the slots of the chosen 128-bit preset (logN 0 = the smallest
-// that fits). Every gate must be a quadratic.
+// fit in the slots of the chosen 128-bit preset (logN 0 = 14: the N13
+// preset's 33-bit first prime at scale 2^30 leaves room only for |y| < 4,
+// and stories260K's last FFN outputs exceed that — decrypted garbage in
+// layer 4, measured). Every gate must be a quadratic.
 func Encrypted(student, teacher *llama2c.Weights, seqs [][]int, logN, workers int) (*EncryptedResult, error) {
 	for l, g := range student.Gate {
 		if len(g) != 3 {
@@ -59,6 +61,9 @@ func Encrypted(student, teacher *llama2c.Weights, seqs [][]int, logN, workers in
 	}
 	if n == 0 {
 		return nil, errors.New("distill: no sequence has two tokens to score")
+	}
+	if logN == 0 {
+		logN = 14
 	}
 	plan, err := he.NewPlan(henn.GatedFFNDepth, n, logN)
 	if err != nil {

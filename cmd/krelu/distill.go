@@ -248,7 +248,7 @@ func runLLMHE(args []string, stdout, stderr io.Writer) error {
 	frac := fs.Float64("holdout-frac", 0.2, "fraction of units held out, as in krelu calibrate")
 	seed := fs.Uint64("seed", 1, "seed of the split")
 	units := fs.Int("units", 60, "score the first N held-out units (all their positions must fit in one ciphertext's slots)")
-	logN := fs.Int("logn", 0, "CKKS ring degree log2 (13..16); 0 = the smallest 128-bit preset whose slots hold every position")
+	logN := fs.Int("logn", 0, "CKKS ring degree log2 (13..16); 0 = 14 (N13's modulus leaves too little headroom for this model's FFN outputs)")
 	workers := fs.Int("workers", min(2, runtime.NumCPU()), "goroutines over the hidden units")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	setUsage(fs, stderr, "krelu llm-he --model FILE.bin --activation L0.json,…,L4.json [--text sst2] [--units 60] [--logn 0] [--json]", "")
