@@ -24,6 +24,16 @@
 // sees, which package calib turns into calibration data; Compare scores a
 // swapped model against the original (perplexity, top-1 agreement, KL).
 //
+// Weights hold the parameters in float64 for training: Weights.Forward
+// runs a whole sequence recording a Tape (equal to State.Forward position
+// by position), Weights.Backward back-propagates through the classifier,
+// RMSNorm, RoPE, causal grouped-query attention, the SwiGLU block with a
+// trainable polynomial gate (w2(p(w1·x) ⊙ w3·x)) and the embeddings, each
+// checked against finite differences; DistillLoss is the KL-to-teacher
+// loss; optim.Adam updates Weights.Tensors. Model.Write writes the legacy
+// checkpoint format back, and Reference scores many students against one
+// cached teacher.
+//
 // Embedded returns the stories260K model (260k parameters, trained on
 // TinyStories, MIT licence, see model/LICENSE) compiled into the binary.
 //

@@ -39,9 +39,7 @@ func Compare(m *Model, seqs [][]int, acts ...func(float64) float64) (Fidelity, e
 	for l := range m.NLayers {
 		sub.SetLayerActivation(l, acts[min(l, len(acts)-1)])
 	}
-	var f Fidelity
-	var nll, refNLL, kl float64
-	var agree int
+	var acc fidelityAcc
 	pRef := make([]float64, m.VocabSize)
 	pSub := make([]float64, m.VocabSize)
 	for si, seq := range seqs {
@@ -51,7 +49,7 @@ func Compare(m *Model, seqs [][]int, acts ...func(float64) float64) (Fidelity, e
 		if len(seq) < 2 {
 			continue
 		}
-		f.Sequences++
+		acc.f.Sequences++
 		for pos := 0; pos+1 < len(seq); pos++ {
 			lr, err := ref.Forward(seq[pos], pos)
 			if err != nil {
@@ -62,38 +60,11 @@ func Compare(m *Model, seqs [][]int, acts ...func(float64) float64) (Fidelity, e
 			if err != nil && !errors.Is(err, ErrDiverged) {
 				return Fidelity{}, fmt.Errorf("sequence %d: %w", si, err)
 			}
-			// A diverged position has NaN logits: counted below.
-			next := seq[pos+1]
-			f.Positions++
-			refNLL -= pRef[next]
-			if !logSoftmax(pSub, ls) {
-				f.Diverged++
-				nll, kl = math.Inf(1), math.Inf(1)
-				f.KLMax = math.Inf(1)
-				continue
-			}
-			nll -= pSub[next]
-			if Argmax(pRef) == Argmax(pSub) {
-				agree++
-			}
-			var d float64
-			for i, lp := range pRef {
-				d += math.Exp(lp) * (lp - pSub[i])
-			}
-			d = math.Max(d, 0) // rounding can make an exact match slightly negative
-			kl += d
-			f.KLMax = math.Max(f.KLMax, d)
+			// A diverged position has NaN logits: counted by add.
+			acc.add(pRef, pSub, logSoftmax(pSub, ls), seq[pos+1])
 		}
 	}
-	if f.Positions == 0 {
-		return Fidelity{}, errors.New("llama2c: no sequence has two tokens to score")
-	}
-	n := float64(f.Positions)
-	f.Perplexity = math.Exp(nll / n)
-	f.RefPerplexity = math.Exp(refNLL / n)
-	f.Top1Agreement = float64(agree) / n
-	f.KL = kl / n
-	return f, nil
+	return acc.result()
 }
 
 // logSoftmax sets out = log softmax(logits) and reports whether every

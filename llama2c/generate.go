@@ -21,6 +21,9 @@ type GenerateOptions struct {
 	Prompt string
 	// Activation replaces SiLU in every layer when non-nil.
 	Activation func(float64) float64
+	// Activations, when non-empty, gives one activation per layer (nil
+	// entries keep SiLU) and overrides Activation.
+	Activations []func(float64) float64
 }
 
 // Generate runs llama2.c's generation loop and returns the text after BOS
@@ -47,8 +50,14 @@ func Generate(m *Model, tok *Tokenizer, opt GenerateOptions) (string, []int, err
 	if len(prompt) > steps {
 		return "", nil, fmt.Errorf("llama2c: prompt is %d tokens, more than the %d steps", len(prompt), steps)
 	}
+	if len(opt.Activations) != 0 && len(opt.Activations) != m.NLayers {
+		return "", nil, fmt.Errorf("llama2c: %d activations for %d layers", len(opt.Activations), m.NLayers)
+	}
 	s := m.NewState()
 	s.SetActivation(opt.Activation)
+	for l, f := range opt.Activations {
+		s.SetLayerActivation(l, f)
+	}
 	rng := rand.New(rand.NewPCG(opt.Seed, 0x6b72656c75))
 	var sb strings.Builder
 	toks := []int{prompt[0]}

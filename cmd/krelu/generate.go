@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/krelu/krelu/approx"
 	"github.com/krelu/krelu/llama2c"
@@ -19,7 +20,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	steps := fs.Int("steps", 256, "positions to run, prompt included (≤ seq_len)")
 	temp := fs.Float64("temperature", 0, "sampling temperature; 0 is greedy decoding")
 	seed := fs.Uint64("seed", 0, "random seed for temperature > 0")
-	actPath := fs.String("activation", "", "krelu.activation/v1 JSON whose polynomial replaces SiLU in every FFN")
+	actPath := fs.String("activation", "", "krelu.activation/v1 JSON whose polynomial replaces SiLU in every FFN, or one file per layer, comma-separated (as krelu distill -o writes)")
 	prompt := fs.String("prompt", "", "text to continue")
 	setUsage(fs, stderr, "krelu generate [--model FILE] [--tokenizer FILE] [--steps 256] [--temperature 0] [--prompt TEXT] [--activation FILE.json]", "")
 	if err := parseFlags(fs, args); err != nil {
@@ -36,17 +37,30 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if err := intRange("steps", *steps, 1, m.SeqLen); err != nil {
 		return fmt.Errorf("%w (the model's seq_len is %d)", err, m.SeqLen)
 	}
-	var act func(float64) float64
+	var acts []func(float64) float64
 	if *actPath != "" {
-		a, err := approx.ReadActivationFile(*actPath)
-		if err != nil {
-			return err
+		paths := strings.Split(*actPath, ",")
+		if len(paths) != 1 && len(paths) != m.NLayers {
+			return fmt.Errorf("%w: --activation lists %d files; want 1 or one per layer (%d)", errUsage, len(paths), m.NLayers)
 		}
-		act = a.Poly().Eval
-		fmt.Fprintf(stderr, "activation: %s degree %d (target %s, kernel %s) in all %d layers\n", a.Method, a.Degree, a.Target, a.Kernel, m.NLayers)
+		for _, p := range paths {
+			a, err := approx.ReadActivationFile(p)
+			if err != nil {
+				return err
+			}
+			acts = append(acts, a.Poly().Eval)
+			where := fmt.Sprintf("in all %d layers", m.NLayers)
+			if len(paths) > 1 {
+				where = fmt.Sprintf("in layer %d", len(acts)-1)
+			}
+			fmt.Fprintf(stderr, "activation: %s degree %d (target %s, kernel %s) %s\n", a.Method, a.Degree, a.Target, a.Kernel, where)
+		}
+		for len(acts) < m.NLayers {
+			acts = append(acts, acts[0])
+		}
 	}
 	text, _, err := llama2c.Generate(m, tok, llama2c.GenerateOptions{
-		Steps: *steps, Temperature: *temp, Seed: *seed, Prompt: *prompt, Activation: act,
+		Steps: *steps, Temperature: *temp, Seed: *seed, Prompt: *prompt, Activations: acts,
 	})
 	fmt.Fprintln(stdout, text)
 	return err
