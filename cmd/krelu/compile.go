@@ -16,7 +16,7 @@ func init() {
 
 func runCompile(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("compile", stderr)
-	setUsage(fs, stderr, "krelu compile MODEL.onnx --calib SOURCE -o MODEL.henn [flags]",
+	setUsage(fs, stderr, "krelu compile --model MODEL.onnx --calib SOURCE -o MODEL.henn [flags]   (or: krelu compile MODEL.onnx …)",
 		"\nSOURCE is "+rewrite.SourceHelp+".\n")
 	calib := fs.String("calib", "", "calibration inputs (required): "+rewrite.SourceHelp)
 	calibLimit := fs.Int("calib-limit", 1000, "calibration inputs to use (0: all)")
@@ -28,13 +28,18 @@ func runCompile(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("o", "", "output .henn model (required)")
 	logN := fs.Int("logn", 0, "plan for ring degree 2^LOGN (0: smallest secure one that fits)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	model, rest := splitModelArg(args)
+	modelFlag := fs.String("model", "", "ONNX model to compile (required; may also be the first argument)")
+	positional, rest := splitModelArg(args)
 	if err := parseFlags(fs, rest); err != nil {
+		return err
+	}
+	model, err := modelOperand(*modelFlag, positional)
+	if err != nil {
 		return err
 	}
 	switch {
 	case model == "":
-		return fmt.Errorf("%w: missing MODEL.onnx (krelu compile MODEL.onnx --calib SOURCE -o MODEL.henn)", errUsage)
+		return fmt.Errorf("%w: --model MODEL.onnx is required (krelu compile --model MODEL.onnx --calib SOURCE -o MODEL.henn)", errUsage)
 	case !strings.HasSuffix(model, ".onnx"):
 		return fmt.Errorf("%w: model %q: want an .onnx file", errUsage, model)
 	case *calib == "":
@@ -94,6 +99,19 @@ func splitModelArg(args []string) (model string, rest []string) {
 		return args[0], args[1:]
 	}
 	return "", args
+}
+
+// modelOperand reconciles the two spellings of the model: --model, the
+// grammar of docs/cli.md, and a leading positional argument, which reads
+// naturally for compile and inspect. Naming two different models is an error.
+func modelOperand(flagValue, positional string) (string, error) {
+	if flagValue != "" && positional != "" && flagValue != positional {
+		return "", fmt.Errorf("%w: two models named: --model %q and %q", errUsage, flagValue, positional)
+	}
+	if flagValue != "" {
+		return flagValue, nil
+	}
+	return positional, nil
 }
 
 func checkIntervalRule(r string) error {

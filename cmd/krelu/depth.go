@@ -36,7 +36,7 @@ of each CKKS operation at each level, plus the measured bootstrap).
 		return fmt.Errorf("%w: --model is required", errUsage)
 	}
 	if *logN != 15 && *logN != 16 {
-		return fmt.Errorf("%w: --logn %d: bootstrapping presets exist for 15 and 16", errUsage, *logN)
+		return fmt.Errorf("%w: --logn %d: want 15 or 16 (the rings with a bootstrapping preset)", errUsage, *logN)
 	}
 	if *reps < 1 || *reps > 100 {
 		return fmt.Errorf("%w: --reps %d out of range [1, 100]", errUsage, *reps)

@@ -41,8 +41,6 @@ func inferGraph(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	switch {
-	case *input == "":
-		return fmt.Errorf("%w: --input is required (%s)", errUsage, rewrite.SourceHelp)
 	case *limit < 0:
 		return fmt.Errorf("%w: --limit %d: want ≥ 0", errUsage, *limit)
 	case *offset < 0:
@@ -51,6 +49,8 @@ func inferGraph(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w: --logn %d: want 0 or 13…16", errUsage, *logN)
 	case *labels != "" && !strings.HasSuffix(*labels, ".npy"):
 		return fmt.Errorf("%w: --labels %q: want an .npy file", errUsage, *labels)
+	case *input == "":
+		return fmt.Errorf("%w: --input is required (%s)", errUsage, rewrite.SourceHelp)
 	case *encrypted && !strings.HasSuffix(*model, ".henn"):
 		return fmt.Errorf("%w: --encrypted needs a .henn model (make one with krelu compile %s --calib SOURCE -o MODEL.henn)", errUsage, *model)
 	}

@@ -15,15 +15,20 @@ func init() {
 
 func runInspect(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("inspect", stderr)
-	setUsage(fs, stderr, "krelu inspect MODEL.onnx|MODEL.henn [--json]", "")
+	setUsage(fs, stderr, "krelu inspect --model MODEL.onnx|MODEL.henn [--logn 0] [--json]   (or: krelu inspect MODEL …)", "")
 	logN := fs.Int("logn", 0, "plan for ring degree 2^LOGN (0: smallest secure one that fits)")
 	asJSON := fs.Bool("json", false, "print the description as JSON")
-	model, rest := splitModelArg(args)
+	modelFlag := fs.String("model", "", "model to describe: MODEL.onnx or MODEL.henn (required; may also be the first argument)")
+	positional, rest := splitModelArg(args)
 	if err := parseFlags(fs, rest); err != nil {
 		return err
 	}
+	model, err := modelOperand(*modelFlag, positional)
+	if err != nil {
+		return err
+	}
 	if model == "" || !(strings.HasSuffix(model, ".onnx") || strings.HasSuffix(model, ".henn")) {
-		return fmt.Errorf("%w: want MODEL.onnx or MODEL.henn as the first argument", errUsage)
+		return fmt.Errorf("%w: --model %q: want MODEL.onnx or MODEL.henn", errUsage, model)
 	}
 	if *logN != 0 && (*logN < 13 || *logN > 16) {
 		return fmt.Errorf("%w: --logn %d: want 0 or 13…16", errUsage, *logN)

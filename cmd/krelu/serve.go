@@ -167,7 +167,7 @@ func runClient(args []string, stdout, stderr io.Writer) error {
 	}
 	t, err := imgTask(*task)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: --task %q: want mnist or fashion", errUsage, *task)
 	}
 	ctx := context.Background()
 	c := &serve.Client{BaseURL: *server, HTTP: &http.Client{Timeout: 10 * time.Minute}}
