@@ -8,7 +8,7 @@ import (
 
 // FuzzReadActivation: any bytes give a validated activation or an error;
 // an accepted one writes and reads back to the same coefficients.
-func FuzzRead(f *testing.F) {
+func FuzzReadActivation(f *testing.F) {
 	var buf bytes.Buffer
 	if err := validActivation().WriteJSON(&buf); err != nil {
 		f.Fatal(err)

@@ -29,8 +29,7 @@ targets=(
 	"./serve FuzzInferBody"
 	"./nn FuzzLoad"
 	"./transformer FuzzLoad"
-	"./transformer FuzzReadGloVe"
-	"./approx FuzzReadActivation"
+	"./activation FuzzReadActivation"
 	"./approx FuzzParseSource"
 	"./npy FuzzRead"
 	"./mnist FuzzReadIDX"
@@ -41,6 +40,8 @@ targets=(
 	"./llama2c FuzzParse"
 	"./llama2c FuzzReadTokenizer"
 	"./llama2c FuzzTokenizerRoundTrip"
+	"./onnx FuzzReadModel"
+	"./graph FuzzRunOps"
 )
 
 # keep_corpus copies up to KEEP (default 8) of the smallest entries the
