@@ -24,6 +24,7 @@ targets=(
 	"./he FuzzReadParameters"
 	"./he FuzzReadPublicKey"
 	"./he FuzzReadEvaluationKeys"
+	"./he FuzzReadBootstrapKeys"
 	"./henn FuzzReadCiphertexts"
 	"./serve FuzzSessionBody"
 	"./serve FuzzInferBody"
