@@ -2,6 +2,7 @@ package henn
 
 import (
 	"errors"
+	"github.com/krelu/krelu/internal/logits"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -87,21 +88,11 @@ func closeLogits(t *testing.T, net interface {
 				t.Fatalf("input %d logit %d: encrypted %.6g, plaintext %.6g (diff %.3g)", i, j, got[i][j], want[j], d)
 			}
 		}
-		if argmax(want) == argmax(got[i]) {
+		if logits.Argmax(want) == logits.Argmax(got[i]) {
 			agree++
 		}
 	}
 	return float64(agree) / float64(len(inputs))
-}
-
-func argmax(v []float64) int {
-	b := 0
-	for i := range v {
-		if v[i] > v[b] {
-			b = i
-		}
-	}
-	return b
 }
 
 func TestRunPackedMatchesPlaintext(t *testing.T) {

@@ -1,6 +1,7 @@
 package henn
 
 import (
+	"github.com/krelu/krelu/internal/logits"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -24,7 +25,7 @@ func trainTinyMLP(xs [][]float64, ys []int, in, hid, classes int) Network {
 				h[i] = act.Eval(u[i])
 			}
 			z := d2.apply(h)
-			m := z[argmax(z)]
+			m := z[logits.Argmax(z)]
 			var sum float64
 			for i := range z {
 				z[i] = math.Exp(z[i] - m)
@@ -101,7 +102,7 @@ func TestTrainedMLPAgreement(t *testing.T) {
 	plainCorrect := 0
 	for i, x := range xte {
 		z, _ := net.Forward(x)
-		if argmax(z) == yte[i] {
+		if logits.Argmax(z) == yte[i] {
 			plainCorrect++
 		}
 	}
@@ -119,7 +120,7 @@ func TestTrainedMLPAgreement(t *testing.T) {
 		}
 		encCorrect := 0
 		for i := range got {
-			if argmax(got[i]) == yte[i] {
+			if logits.Argmax(got[i]) == yte[i] {
 				encCorrect++
 			}
 		}

@@ -3,6 +3,7 @@ package llama2c
 import (
 	"errors"
 	"fmt"
+	"github.com/krelu/krelu/internal/logits"
 	"math"
 )
 
@@ -128,7 +129,7 @@ func (s *State) Forward(token, pos int) ([]float64, error) {
 				}
 				att[t] = dot * scale
 			}
-			softmax(att)
+			logits.Softmax(att)
 			out := s.xb[h*hs : (h+1)*hs]
 			clear(out)
 			for t, a := range att {
@@ -221,23 +222,5 @@ func rope(v []float64, fcr, fci []float32, hs int) {
 		a, b := v[i], v[i+1]
 		v[i] = a*cr - b*ci
 		v[i+1] = a*ci + b*cr
-	}
-}
-
-// softmax normalizes x in place, shifting by the maximum for stability.
-func softmax(x []float64) {
-	max := math.Inf(-1)
-	for _, v := range x {
-		if v > max {
-			max = v
-		}
-	}
-	var sum float64
-	for i, v := range x {
-		x[i] = math.Exp(v - max)
-		sum += x[i]
-	}
-	for i := range x {
-		x[i] /= sum
 	}
 }

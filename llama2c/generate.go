@@ -3,6 +3,7 @@ package llama2c
 import (
 	"errors"
 	"fmt"
+	lg "github.com/krelu/krelu/internal/logits"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -87,17 +88,6 @@ func Generate(m *Model, tok *Tokenizer, opt GenerateOptions) (string, []int, err
 	return sb.String(), toks, nil
 }
 
-// Argmax returns the index of the largest logit (the first on ties).
-func Argmax(logits []float64) int {
-	best := 0
-	for i, v := range logits {
-		if v > logits[best] {
-			best = i
-		}
-	}
-	return best
-}
-
 func sample(logits []float64, temp float64, rng *rand.Rand) (int, error) {
 	for _, v := range logits {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -105,13 +95,13 @@ func sample(logits []float64, temp float64, rng *rand.Rand) (int, error) {
 		}
 	}
 	if temp == 0 {
-		return Argmax(logits), nil
+		return lg.Argmax(logits), nil
 	}
 	p := make([]float64, len(logits))
 	for i, v := range logits {
 		p[i] = v / temp
 	}
-	softmax(p)
+	lg.Softmax(p)
 	r := rng.Float64()
 	var cdf float64
 	for i, v := range p {

@@ -3,6 +3,7 @@ package llama2c
 import (
 	"errors"
 	"fmt"
+	"github.com/krelu/krelu/internal/logits"
 	"math"
 	"sync"
 )
@@ -27,7 +28,7 @@ func (a *fidelityAcc) add(pRef, pSub []float64, ok bool, next int) {
 		return
 	}
 	a.nll -= pSub[next]
-	if Argmax(pRef) == Argmax(pSub) {
+	if logits.Argmax(pRef) == logits.Argmax(pSub) {
 		a.agree++
 	}
 	var d float64

@@ -3,6 +3,7 @@ package llama2c
 import (
 	"errors"
 	"fmt"
+	"github.com/krelu/krelu/internal/logits"
 	"math"
 
 	"github.com/krelu/krelu/optim"
@@ -493,7 +494,7 @@ func attentionFwd(c Config, T int, q, k, v, att, o []float64) {
 				}
 				a[s] = dot * scale
 			}
-			softmax(a)
+			logits.Softmax(a)
 			ot := o[t*d+h*hs : t*d+h*hs+hs]
 			clear(ot)
 			for s, p := range a {

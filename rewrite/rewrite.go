@@ -3,6 +3,7 @@ package rewrite
 import (
 	"errors"
 	"fmt"
+	"github.com/krelu/krelu/internal/logits"
 	"math"
 	"sort"
 
@@ -364,11 +365,7 @@ func Predict(g *graph.Graph, inputs []*graph.Tensor) ([]int, error) {
 func Argmax(rows [][]float64) []int {
 	out := make([]int, len(rows))
 	for i, r := range rows {
-		for j := range r {
-			if r[j] > r[out[i]] {
-				out[i] = j
-			}
-		}
+		out[i] = logits.Argmax(r)
 	}
 	return out
 }

@@ -3,6 +3,7 @@ package serve
 import (
 	"bytes"
 	"context"
+	"github.com/krelu/krelu/internal/logits"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -65,16 +66,6 @@ func newTestServer(t testing.TB, net henn.Network, opts henn.Options, cfg Config
 	return h, ts
 }
 
-func argmax(v []float64) int {
-	k := 0
-	for i, x := range v {
-		if x > v[k] {
-			k = i
-		}
-	}
-	return k
-}
-
 // checkLogits compares encrypted logits with the plaintext forward pass.
 func checkLogits(t *testing.T, net henn.Network, inputs, got [][]float64) {
 	t.Helper()
@@ -83,8 +74,8 @@ func checkLogits(t *testing.T, net henn.Network, inputs, got [][]float64) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if argmax(want) != argmax(got[i]) {
-			t.Errorf("input %d: encrypted argmax %d, plaintext %d", i, argmax(got[i]), argmax(want))
+		if logits.Argmax(want) != logits.Argmax(got[i]) {
+			t.Errorf("input %d: encrypted argmax %d, plaintext %d", i, logits.Argmax(got[i]), logits.Argmax(want))
 		}
 		for j := range want {
 			if d := math.Abs(want[j] - got[i][j]); d > 1e-3 {

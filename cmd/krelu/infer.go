@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	lg "github.com/krelu/krelu/internal/logits"
 	"io"
 	"math"
 	"strings"
@@ -131,7 +132,7 @@ func runInfer(args []string, stdout, stderr io.Writer) error {
 	}
 	enc := make([]int, len(logits))
 	for i, l := range logits {
-		enc[i] = argmax(l)
+		enc[i] = lg.Argmax(l)
 		for j, v := range l {
 			rep.MaxLogitErr = math.Max(rep.MaxLogitErr, math.Abs(v-plainLogits.At(i, j)))
 		}
@@ -148,16 +149,6 @@ func runInfer(args []string, stdout, stderr io.Writer) error {
 	rep.Latency, rep.InBytes, rep.OutBytes = st.Latency.Seconds(), st.InputBytes, st.OutputBytes
 	rep.CtBytes = rep.InBytes / int64(len(images))
 	return printInfer(stdout, rep, f.asJSON)
-}
-
-func argmax(v []float64) int {
-	k := 0
-	for i, x := range v {
-		if x > v[k] {
-			k = i
-		}
-	}
-	return k
 }
 
 func printInfer(w io.Writer, r inferReport, asJSON bool) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	lg "github.com/krelu/krelu/internal/logits"
 	"io"
 	"net"
 	"net/http"
@@ -224,7 +225,7 @@ func runClient(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		for _, l := range logits {
-			pred = append(pred, argmax(l))
+			pred = append(pred, lg.Argmax(l))
 		}
 	}
 	rep.Amortized = time.Since(t0).Seconds() / float64(len(images))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	lg "github.com/krelu/krelu/internal/logits"
 	"io"
 	"math"
 	"runtime"
@@ -55,7 +56,7 @@ func sst2Infer(args []string, stdout, stderr io.Writer) error {
 	correct := 0
 	var maxTail float64
 	for i := range sentences {
-		if argmax(plainLogits[i]) == ds.Labels[i] {
+		if lg.Argmax(plainLogits[i]) == ds.Labels[i] {
 			correct++
 		}
 		// The exported block must reproduce the model exactly in plaintext.
@@ -92,10 +93,10 @@ func sst2Encrypted(stdout io.Writer, block henn.FFNBlock, sentences [][][]float6
 	n := len(sentences)
 	agree, encCorrect := 0, 0
 	var maxDiff float64
-	for i, lg := range logits {
-		maxDiff = math.Max(maxDiff, maxAbsDiff(lg, plainLogits[i]))
-		p := argmax(lg)
-		if p == argmax(plainLogits[i]) {
+	for i, row := range logits {
+		maxDiff = math.Max(maxDiff, maxAbsDiff(row, plainLogits[i]))
+		p := lg.Argmax(row)
+		if p == lg.Argmax(plainLogits[i]) {
 			agree++
 		}
 		if p == labels[i] {

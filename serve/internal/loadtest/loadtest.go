@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	lg "github.com/krelu/krelu/internal/logits"
 	"net"
 	"net/http"
 	"net/url"
@@ -157,7 +158,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 				}
 				var wrong int64
 				for i, l := range logits {
-					if o.Want != nil && argmax(l) != o.Want[idx[i]] {
+					if o.Want != nil && lg.Argmax(l) != o.Want[idx[i]] {
 						wrong++
 					}
 				}
@@ -180,16 +181,6 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	res.P50, res.P99, res.Max = quantile(lat, 0.5), quantile(lat, 0.99), quantile(lat, 1)
 	res.SetupP50 = quantile(sets, 0.5)
 	return res, nil
-}
-
-func argmax(v []float64) int {
-	k := 0
-	for i, x := range v {
-		if x > v[k] {
-			k = i
-		}
-	}
-	return k
 }
 
 // quantile is the nearest-rank q-quantile of v (0 when empty).

@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"context"
+	lg "github.com/krelu/krelu/internal/logits"
 	"math/rand/v2"
 	"net/http/httptest"
 	"os"
@@ -55,7 +56,7 @@ func TestSmoke(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want[i] = argmax(y)
+		want[i] = lg.Argmax(y)
 	}
 	res, err := Run(context.Background(), Options{URL: ts.URL, Clients: 3, Duration: 3 * time.Second, MaxRequests: 12,
 		Batch: 4, Inputs: inputs, Want: want, ServerPID: os.Getpid()})
