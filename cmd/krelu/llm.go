@@ -42,7 +42,8 @@ func runLLMEval(args []string, stdout, stderr io.Writer) error {
 	seed := fs.Uint64("seed", 1, "seed of the split (and of the story sampler)")
 	maxUnits := fs.Int("max-units", 0, "use only the first N units of the text before splitting (0 = all)")
 	baselines := fs.Bool("baselines", true, "also score exact ReLU and the identity in place of SiLU (non-polynomial references)")
-	jsonOut := fs.String("json", "", "also write the rows as JSON to this file")
+	asJSON := fs.Bool("json", false, "print the rows as one JSON array instead of the table")
+	jsonOut := fs.String("o", "", "also write the rows as JSON to this file")
 	calibPath := fs.String("calib", "", "calibration values (.npy from krelu calibrate --source ffn) for --fit; a path containing {L} fits each layer on its own file (L = 0..n_layers-1)")
 	calibHold := fs.String("calib-holdout", "", "held-out values for the fit metrics and the RMSE-vs-SiLU column (default: --calib); may contain {L}")
 	fitSpec := fs.String("fit", "", "fits to run on --calib: comma-separated TARGET:KERNEL[:METHOD], e.g. silu:gaussian,silu:none,relu:gaussian")
@@ -89,9 +90,15 @@ func runLLMEval(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "held-out text: %s, %d of %d units (seed %d); SiLU replaced in all %d layers\n\n", *text, len(hold), len(units), *seed, m.NLayers)
-	fmt.Fprintln(stdout, "| activation | target | kernel | h | degree | RMSE vs SiLU | perplexity | top-1 agreement | KL mean | KL max | diverged |")
-	fmt.Fprintln(stdout, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+	head := stdout
+	if *asJSON { // the table header goes to stderr so stdout stays one JSON document
+		head = stderr
+	}
+	fmt.Fprintf(head, "held-out text: %s, %d of %d units (seed %d); SiLU replaced in all %d layers\n\n", *text, len(hold), len(units), *seed, m.NLayers)
+	if !*asJSON {
+		fmt.Fprintln(stdout, "| activation | target | kernel | h | degree | RMSE vs SiLU | perplexity | top-1 agreement | KL mean | KL max | diverged |")
+		fmt.Fprintln(stdout, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+	}
 	rows := make([]llmRow, 0, len(cands))
 	for _, c := range cands {
 		row, err := c.score(m, seqs, probes)
@@ -99,9 +106,17 @@ func runLLMEval(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		rows = append(rows, row)
-		printLLMRow(stdout, row, len(probes) > 0)
+		if !*asJSON {
+			printLLMRow(stdout, row, len(probes) > 0)
+		}
 	}
-	fmt.Fprintf(stdout, "\n%d predictions in %d held-out sequences; KL = KL(original ‖ replaced) of the next-token distribution, nats.\n", rows[0].Positions, rows[0].Sequences)
+	if *asJSON {
+		if err := writeJSON(stdout, rows); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(stdout, "\n%d predictions in %d held-out sequences; KL = KL(original ‖ replaced) of the next-token distribution, nats.\n", rows[0].Positions, rows[0].Sequences)
+	}
 	if *jsonOut != "" {
 		b, err := json.MarshalIndent(rows, "", "  ")
 		if err != nil {
