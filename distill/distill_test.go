@@ -2,6 +2,7 @@ package distill
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -170,5 +171,44 @@ func TestEncryptedFFN(t *testing.T) {
 	student.Gate[0] = nil
 	if _, err := Encrypted(student, teacher, seqs, 0, 1); err == nil {
 		t.Error("a SiLU layer was accepted for encryption")
+	}
+}
+
+// TestEncryptedHeadroom: a preset whose last level cannot carry a layer's
+// FFN outputs is refused before any key is made, naming the layer, rather
+// than decrypting wrapped-around values.
+func TestEncryptedHeadroom(t *testing.T) {
+	m := tinyModel(1)
+	student := llama2c.NewWeights(m)
+	for l := range student.Gate {
+		student.Gate[l] = []float64{0.02, 0.5, 0.2}
+	}
+	last := student.NLayers - 1
+	for i := range student.Layers[last].W2 {
+		student.Layers[last].W2[i] *= 100
+	}
+	seqs := [][]int{{1, 5, 7, 2, 9, 12, 0}, {3, 3, 4, 8}}
+	_, err := Encrypted(student, llama2c.NewWeights(m), seqs, 13, 1)
+	var hr *HeadroomError
+	if !errors.As(err, &hr) {
+		t.Fatalf("logN 13 with outputs scaled ×100: err %v, want a *HeadroomError", err)
+	}
+	if hr.Layer != last || hr.Preset != "N13-L5" || !(hr.MaxAbs > hr.Bound/2) || math.Abs(math.Log2(hr.Bound)-2) > 0.1 {
+		t.Errorf("refusal %+v: want layer %d, preset N13-L5, bound ≈ 4 below |y|", hr, last)
+	}
+	for _, c := range []struct {
+		max  []float64
+		fail int
+	}{{[]float64{1, 2}, -1}, {[]float64{1, 2.01}, 1}, {[]float64{3, 1, 5}, 2}, {[]float64{math.NaN(), 9}, 0}, {nil, -1}} {
+		err := CheckHeadroom("P", 13, 4, c.max)
+		if c.fail < 0 {
+			if err != nil {
+				t.Errorf("CheckHeadroom(%v): %v", c.max, err)
+			}
+			continue
+		}
+		if !errors.As(err, &hr) || hr.Layer != c.fail {
+			t.Errorf("CheckHeadroom(%v) = %v, want a refusal naming layer %d", c.max, err, c.fail)
+		}
 	}
 }

@@ -32,6 +32,53 @@ type EncryptedResult struct {
 	MaxErr  []float64 `json:"max_err"`
 	RMSErr  []float64 `json:"rms_err"`
 	Seconds []float64 `json:"server_seconds"`
+	// MaxAbs is each layer's largest |FFN output| in plaintext on the
+	// scored text, and Bound the preset's q0/(2·scale) (he.MessageBound):
+	// Encrypted refuses to run unless every MaxAbs ≤ Bound/2.
+	MaxAbs []float64 `json:"plain_max_abs_output"`
+	Bound  float64   `json:"message_bound"`
+}
+
+// HeadroomError is Encrypted's refusal of a preset whose last level cannot
+// hold a layer's FFN outputs: the decrypted values would wrap around
+// modulo q0 instead of failing.
+type HeadroomError struct {
+	Preset string
+	LogN   int
+	// Layer is the layer with the largest |FFN output|, MaxAbs that
+	// output's magnitude in plaintext on the scored text.
+	Layer  int
+	MaxAbs float64
+	// Bound is the preset's q0/(2·scale); Encrypted needs MaxAbs ≤ Bound/2.
+	Bound float64
+}
+
+func (e *HeadroomError) Error() string {
+	return fmt.Sprintf("distill: layer %d's FFN outputs reach |y| = %.3g on this text, but preset %s (logN %d) carries only |y| < %.3g at its last level (%.1f bits above the scale; %.3g allowed with a 1-bit margin): the encrypted outputs would wrap around modulo q0 and decrypt wrongly",
+		e.Layer, e.MaxAbs, e.Preset, e.LogN, e.Bound, math.Log2(e.Bound), e.Bound/2)
+}
+
+// CheckHeadroom returns a *HeadroomError unless every maxAbs[l] (a layer's
+// largest |FFN output|) is at most half of bound (he.MessageBound of the
+// preset): the block's output leaves at level 0, where a value must stay
+// below q0/(2·scale); one bit is kept as margin, the threshold henn.Client
+// uses to flag an overflowed decryption. Every intermediate (W1·x, W3·x,
+// the gate and the gate product) sits one or more levels higher, with at
+// least one more prime (≥ 30 bits) of room, so the output binds.
+func CheckHeadroom(preset string, logN int, bound float64, maxAbs []float64) error {
+	worst, top := -1, bound/2
+	for l, m := range maxAbs {
+		if math.IsNaN(m) {
+			m = math.Inf(1) // a non-finite output fits no preset
+		}
+		if m > top {
+			worst, top = l, m
+		}
+	}
+	if worst < 0 {
+		return nil
+	}
+	return &HeadroomError{Preset: preset, LogN: logN, Layer: worst, MaxAbs: maxAbs[worst], Bound: bound}
 }
 
 // Encrypted runs student over seqs with the FFN block of every layer —
@@ -43,8 +90,11 @@ type EncryptedResult struct {
 // positions of all sequences share one ciphertext per feature, so they must
 // fit in the slots of the chosen 128-bit preset (logN 0 = 14: the N13
 // preset's 33-bit first prime at scale 2^30 leaves room only for |y| < 4,
-// and stories260K's last FFN outputs exceed that — decrypted garbage in
-// layer 4, measured). Every gate must be a quadratic.
+// and the distilled stories260K's last FFN outputs reach |y| ≈ 12.6 on
+// SST-2 text; N14-L6 holds |y| < 512). Before any key is made, the model runs in plaintext
+// on seqs and Encrypted returns a *HeadroomError (see CheckHeadroom) when a
+// layer's FFN outputs do not fit the preset. Every gate must be a
+// quadratic.
 func Encrypted(student, teacher *llama2c.Weights, seqs [][]int, logN, workers int) (*EncryptedResult, error) {
 	for l, g := range student.Gate {
 		if len(g) != 3 {
@@ -69,6 +119,25 @@ func Encrypted(student, teacher *llama2c.Weights, seqs [][]int, logN, workers in
 	if err != nil {
 		return nil, fmt.Errorf("distill: %d positions at depth %d: %w", n, henn.GatedFFNDepth, err)
 	}
+	// The plaintext reference first: it gives each layer's output range.
+	maxAbs := make([]float64, student.NLayers)
+	plainFFN := func(l int, xf []float64, n int) ([]float64, error) {
+		out := student.FFN(l, xf, n)
+		for _, v := range out {
+			if a := math.Abs(v); !(a <= maxAbs[l]) {
+				maxAbs[l] = a // NaN sticks, and CheckHeadroom refuses it
+			}
+		}
+		return out, nil
+	}
+	plain, err := student.ForwardFFN(in, plainFFN)
+	if err != nil {
+		return nil, err
+	}
+	bound := he.MessageBound(plan.Params)
+	if err := CheckHeadroom(plan.Preset.Name, plan.Preset.LogN(), bound, maxAbs); err != nil {
+		return nil, err
+	}
 	owner, err := he.NewKeyOwner(plan.Params)
 	if err != nil {
 		return nil, err
@@ -86,7 +155,7 @@ func Encrypted(student, teacher *llama2c.Weights, seqs [][]int, logN, workers in
 		}
 		return out
 	}
-	res := &EncryptedResult{Preset: plan.Preset.Name, LogN: plan.Preset.LogN(), Slots: plan.Params.MaxSlots(), Sequences: len(in), Tokens: n}
+	res := &EncryptedResult{Preset: plan.Preset.Name, LogN: plan.Preset.LogN(), Slots: plan.Params.MaxSlots(), Sequences: len(in), Tokens: n, MaxAbs: maxAbs, Bound: bound}
 	ffn := func(l int, xf []float64, n int) ([]float64, error) {
 		L := &student.Layers[l]
 		blk := &henn.GatedFFN{W1: rows(L.W1, hd, d), W3: rows(L.W3, hd, d), W2: rows(L.W2, d, hd), Gate: approx.Poly(student.Gate[l])}
@@ -128,11 +197,6 @@ func Encrypted(student, teacher *llama2c.Weights, seqs [][]int, logN, workers in
 		return out, nil
 	}
 	enc, err := student.ForwardFFN(in, ffn)
-	if err != nil {
-		return nil, err
-	}
-	plainFFN := func(l int, xf []float64, n int) ([]float64, error) { return student.FFN(l, xf, n), nil }
-	plain, err := student.ForwardFFN(in, plainFFN)
 	if err != nil {
 		return nil, err
 	}

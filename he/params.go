@@ -148,6 +148,17 @@ func PresetByName(name string) (Preset, error) {
 	return Preset{}, fmt.Errorf("he: no preset named %q", name)
 }
 
+// MessageBound returns the largest |value| a ciphertext of p at level 0
+// and the default scale can carry: q0/(2·scale). Slots below it keep every
+// coefficient of the encoded polynomial below q0/2 (a coefficient is an
+// average of slot values); beyond it coefficients can wrap around modulo
+// q0 and the whole ciphertext decrypts to garbage. log2 of it is the
+// preset's headroom in bits above the scale (N13-L5: 33-bit q0 at scale
+// 2^30, so |value| < 4; N14-L6: 55-bit q0 at scale 2^45, |value| < 512).
+func MessageBound(p ckks.Parameters) float64 {
+	return float64(p.Q()[0]) / (2 * p.DefaultScale().Float64())
+}
+
 // Plan is the outcome of [NewPlan]: the parameters to use and the level to
 // encrypt at.
 type Plan struct {

@@ -169,8 +169,7 @@ func (c *Client) DecryptLogits(l Layout, out *Ciphertexts) ([][]float64, error) 
 // sane rejects decryptions that fill the modulus range: with the right key
 // the values stay far below q0/(2·scale).
 func (c *Client) sane(v []float64) error {
-	p := c.owner.Params()
-	bound := float64(p.Q()[0]) / (2 * p.DefaultScale().Float64())
+	bound := he.MessageBound(c.owner.Params())
 	var m float64
 	for _, x := range v {
 		if math.IsNaN(x) || math.IsInf(x, 0) {

@@ -248,7 +248,7 @@ func runLLMHE(args []string, stdout, stderr io.Writer) error {
 	frac := fs.Float64("holdout-frac", 0.2, "fraction of units held out, as in krelu calibrate")
 	seed := fs.Uint64("seed", 1, "seed of the split")
 	units := fs.Int("units", 60, "score the first N held-out units (all their positions must fit in one ciphertext's slots)")
-	logN := fs.Int("logn", 0, "CKKS ring degree log2 (13..16); 0 = 14 (N13's modulus leaves too little headroom for this model's FFN outputs)")
+	logN := fs.Int("logn", 0, "CKKS ring degree log2 (13..16); 0 = 14. A preset whose last level cannot carry 2× the largest plaintext FFN output is refused (N13 holds |y| < 4, N14 |y| < 512)")
 	workers := fs.Int("workers", min(2, runtime.NumCPU()), "goroutines over the hidden units")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	setUsage(fs, stderr, "krelu llm-he --model FILE.bin --activation L0.json,…,L4.json [--text sst2] [--units 60] [--logn 0] [--json]", "")
@@ -311,6 +311,9 @@ func runLLMHE(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	res, err := distill.Encrypted(student, llama2c.NewWeights(orig), seqs, *logN, *workers)
+	if hr := (*distill.HeadroomError)(nil); errors.As(err, &hr) {
+		return fmt.Errorf("%w: --logn %d: %v; use a larger --logn (0 = 14)", errUsage, hr.LogN, err)
+	}
 	if err != nil {
 		return err
 	}
@@ -333,10 +336,10 @@ func runLLMHE(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "| %s | %.4g | %.4g | %.4f | %.3g | %.3g |\n", r.name, r.f.Perplexity, r.f.RefPerplexity, r.f.Top1Agreement, r.f.KL, r.f.KLMax)
 	}
 	fmt.Fprintln(stdout)
-	fmt.Fprintln(stdout, "| layer | max \\|error\\| of the decrypted FFN output | RMS error | server seconds |")
-	fmt.Fprintln(stdout, "|---:|---:|---:|---:|")
+	fmt.Fprintf(stdout, "| layer | max \\|y\\| in plaintext (preset holds < %.4g) | max \\|error\\| of the decrypted FFN output | RMS error | server seconds |\n", res.Bound)
+	fmt.Fprintln(stdout, "|---:|---:|---:|---:|---:|")
 	for l := range res.MaxErr {
-		fmt.Fprintf(stdout, "| %d | %.3g | %.3g | %.3g |\n", l, res.MaxErr[l], res.RMSErr[l], res.Seconds[l])
+		fmt.Fprintf(stdout, "| %d | %.3g | %.3g | %.3g | %.3g |\n", l, res.MaxAbs[l], res.MaxErr[l], res.RMSErr[l], res.Seconds[l])
 	}
 	return nil
 }
