@@ -3,7 +3,10 @@ package he
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"hash/crc32"
+	"os"
+	"strconv"
 	"testing"
 
 	"github.com/tuneinsight/lattigo/v6/circuits/ckks/bootstrapping"
@@ -97,5 +100,24 @@ func TestToyBootstrapKeysRoundTrip(t *testing.T) {
 	t.Logf("toy bootstrapping keys: %d bytes, %d Galois keys, circuit Q %d P %d", b.Len(), bk.NumGaloisKeys(), bp.Circuit().QCount(), bp.Circuit().PCount())
 	if _, err := ReadBootstrapKeys(bytes.NewReader(b.Bytes()), bp); err != nil {
 		t.Fatal(err)
+	}
+	// The input with which Lattigo's own decoder asked for a 140 TB slice
+	// (found by FuzzReadBootstrapKeys; its checksum is wrong, so it is read
+	// once more with the checksum fixed, as the fuzz target does).
+	crash, err := os.ReadFile("testdata/fuzz/FuzzReadBootstrapKeys/e4838b5449d1ac11")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := crash[bytes.IndexByte(crash, '"')+1 : bytes.LastIndexByte(crash, '"')]
+	raw, err := strconv.Unquote(`"` + string(data) + `"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixed := []byte(raw)
+	binary.LittleEndian.PutUint32(fixed[28:32], crc32.Checksum(fixed[headerSize:], crcTable))
+	for _, in := range [][]byte{[]byte(raw), fixed} {
+		if _, err := ReadBootstrapKeys(bytes.NewReader(in), bp); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("hostile key set: got %v, want ErrCorrupt", err)
+		}
 	}
 }
