@@ -3,6 +3,7 @@ package graph
 import (
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -49,7 +50,7 @@ func TestConvDepthwise(t *testing.T) {
 	// Channel 0, kernel [[1,0],[0,1]]: y = x[2i-1][2j-1] + x[2i][2j].
 	// Channel 1, kernel [[0,1],[1,0]]: y = x[2i-1][2j] + x[2i][2j-1].
 	want := []float64{0 + 1, 0 + 3, 0 + 7, 5 + 9, 0 + 0, 0 + 8, 6 + 0, 4 + 2}
-	if !sameShape(y.Shape, []int{1, 2, 2, 2}) || !close(y.Data, want) {
+	if !slices.Equal(y.Shape, []int{1, 2, 2, 2}) || !close(y.Data, want) {
 		t.Fatalf("got %v %v, want %v", y.Shape, y.Data, want)
 	}
 }
@@ -63,7 +64,7 @@ func TestBroadcastAndMatMul(t *testing.T) {
 	}
 	n := &Node{Op: "MatMul", Inputs: []string{"a", "b"}, Outputs: []string{"y"}}
 	m := run1(t, n, map[string]*Tensor{"b": tensor([]int{3}, 1, 1, 1)}, a)
-	if !sameShape(m.Shape, []int{2, 1}) || !close(m.Data, []float64{6, 15}) {
+	if !slices.Equal(m.Shape, []int{2, 1}) || !close(m.Data, []float64{6, 15}) {
 		t.Fatalf("matmul: %v", m)
 	}
 }
@@ -96,7 +97,7 @@ func TestErrors(t *testing.T) {
 		t.Errorf("missing input: %v", err)
 	}
 	shapes, err := g.InferShapes()
-	if err != nil || !sameShape(shapes["y"], []int{1, 4}) {
+	if err != nil || !slices.Equal(shapes["y"], []int{1, 4}) {
 		t.Fatalf("shapes %v %v", shapes, err)
 	}
 }

@@ -3,6 +3,7 @@ package graph
 import (
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
+	"slices"
 )
 
 func init() {
@@ -70,7 +71,7 @@ func opGemm(c *ctx, in []*Tensor) ([]*Tensor, error) {
 			return nil, c.errf("C has rank %d, at most 2 allowed", cT.Rank())
 		}
 		out, err := broadcastShape(cT.Shape, y.Shape)
-		if err != nil || !sameShape(out, y.Shape) {
+		if err != nil || !slices.Equal(out, y.Shape) {
 			return nil, c.errf("C of shape %v does not broadcast to %v", cT.Shape, y.Shape)
 		}
 		idx := broadcastIndex(cT.Shape, y.Shape)
@@ -251,7 +252,7 @@ func opConv(c *ctx, in []*Tensor) ([]*Tensor, error) {
 	}
 	kernel := w.Shape[2:]
 	if ks := c.n.AttrInts("kernel_shape"); ks != nil {
-		if !sameShape(int64s(ks), kernel) {
+		if !slices.Equal(int64s(ks), kernel) {
 			return nil, c.errf("kernel_shape %v differs from weight shape %v", ks, w.Shape)
 		}
 	}

@@ -1,6 +1,9 @@
 package graph
 
-import "math"
+import (
+	"math"
+	"slices"
+)
 
 func init() {
 	ops["BatchNormalization"] = opBatchNorm
@@ -333,7 +336,7 @@ func opLayerNorm(c *ctx, in []*Tensor) ([]*Tensor, error) {
 // paramIndex maps a parameter unidirectionally broadcast to shape.
 func (c *ctx) paramIndex(p *Tensor, shape []int, what string) ([]int, error) {
 	out, err := broadcastShape(p.Shape, shape)
-	if err != nil || !sameShape(out, shape) {
+	if err != nil || !slices.Equal(out, shape) {
 		return nil, c.errf("%s of shape %v does not broadcast to %v", what, p.Shape, shape)
 	}
 	return broadcastIndex(p.Shape, shape), nil

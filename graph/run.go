@@ -3,6 +3,7 @@ package graph
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Observer is called after every node with the node and the tensors it
@@ -43,7 +44,7 @@ func (g *Graph) RunWith(inputs map[string]*Tensor, opt RunOptions) (map[string]*
 		if !ok || t == nil {
 			return nil, fmt.Errorf("graph: missing input %q (shape %v, %s)", in.Name, in.Shape, in.DType)
 		}
-		if !sameShape(t.Shape, in.Shape) {
+		if !slices.Equal(t.Shape, in.Shape) {
 			return nil, fmt.Errorf("graph: input %q has shape %v, the model expects %v", in.Name, t.Shape, in.Shape)
 		}
 		if n, _ := ShapeSize(t.Shape); n != len(t.Data) {

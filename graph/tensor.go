@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"slices"
 )
 
 // Tensor is a dense row-major array of float64 values. Integer-valued
@@ -121,19 +122,6 @@ func strides(shape []int) []int {
 	return s
 }
 
-// sameShape reports whether a and b are equal shapes.
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // broadcastShape returns the NumPy-style multidirectional broadcast of the
 // shapes (ONNX "Broadcasting in ONNX", docs/Broadcasting.md).
 func broadcastShape(shapes ...[]int) ([]int, error) {
@@ -163,7 +151,7 @@ func broadcastShape(shapes ...[]int) ([]int, error) {
 // broadcastIndex maps each flat index of out to the flat index of a tensor
 // of shape in broadcast to out. It returns nil when in equals out.
 func broadcastIndex(in, out []int) []int {
-	if sameShape(in, out) {
+	if slices.Equal(in, out) {
 		return nil
 	}
 	inStr := strides(in)
