@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"gonum.org/v1/gonum/mat"
-	"gonum.org/v1/gonum/optimize"
 
 	"github.com/krelu/krelu/approx"
 )
@@ -266,23 +265,14 @@ type DecisionAwareConfig struct {
 // DecisionAware replaces every activation of the ReLU network n by one
 // shared quadratic αu²+βu+η per layer, after Li, Wu & Miao (arXiv
 // 2605.22237): the quadratic is chosen so that the swapped network keeps
-// the ReLU network's decision c_i on each calibration sample with the
-// largest margin. For a rival class r the logit difference
-// Δ_ir = logit_c − logit_r must stay positive. Their max-margin program
-// (maximise t subject to Δ_ir ≥ t) is solved here in its soft-margin SVM
-// form, which also covers the infeasible case:
-//
-//	minimise  λ/2·‖(α,β,η)‖² + 1/M · Σ_ir max(0, 1 − Δ_ir(α,β,η))²
-//
-// over the M = samples × (classes−1) pairs; a unit functional margin plays
-// the role of t. For the last activation layer (followed by one dense layer,
-// as in the paper's head) Δ_ir is linear in (α,β,η), the program is a convex
-// piecewise quadratic in 3 variables and is solved by the generalised Newton
-// method for L2-SVMs (Mangasarian 2002) with backtracking.
-// Earlier layers (the CNN's first activation; the paper treats heads only)
-// are swapped first, in order, with the same objective evaluated through the
-// rest of the network (later activations still ReLU) and minimised by
-// Nelder–Mead. Both start from the least-squares quadratic to ReLU.
+// the ReLU network's decision on each calibration sample with the largest
+// margin, by the soft-margin program of approx.FitDecisionAware. The last
+// activation layer, when one dense layer follows it (the paper's head), is
+// solved exactly by generalised Newton; earlier layers (the CNN's first
+// activation; the paper treats heads only) are swapped first, in order,
+// with the same objective evaluated through the rest of the network (later
+// activations still ReLU) and minimised by Nelder–Mead. Both start from
+// the least-squares quadratic to ReLU.
 func DecisionAware(n *Network, calib *mat.Dense, cfg DecisionAwareConfig) (*Network, *SwapResult, error) {
 	if cfg.Lambda <= 0 {
 		cfg.Lambda = 1e-4
@@ -308,32 +298,30 @@ func DecisionAware(n *Network, calib *mat.Dense, cfg DecisionAwareConfig) (*Netw
 		if err != nil {
 			return nil, nil, fmt.Errorf("activation layer %d: %w", k, err)
 		}
-		var obj func(w []float64) float64
-		var grad, hess func(g, w []float64)
-		last := k == len(acts)-1 && m.Layers[len(m.Layers)-1] != a && isHead(m, a)
 		res.addRange(rec[k])
 		res.Bandwidth = append(res.Bandwidth, 0)
-		if last {
-			obj, grad, hess = headObjective(m, a, rec[k], ref, cfg.Lambda)
-		} else {
-			obj = func(w []float64) float64 {
-				a.Poly = approx.Poly{w[2], w[1], w[0]}
-				l, _ := m.Logits(calib)
-				return hingeObjective(l, ref, w, cfg.Lambda)
+		logits := func(p approx.Poly) ([][]float64, error) {
+			a.Poly = p
+			l, err := m.Logits(calib)
+			if err != nil {
+				return nil, err
 			}
+			rows, _ := l.Dims()
+			out := make([][]float64, rows)
+			for i := range out {
+				out[i] = l.RawRowView(i)
+			}
+			return out, nil
 		}
-		w := []float64{p0[2], p0[1], p0[0]}
-		if last {
-			w = newtonSVM(obj, grad, hess, w)
-		} else {
-			w = nelderMead(obj, w, 200)
+		head := k == len(acts)-1 && isHead(m, a)
+		fit, err := approx.FitDecisionAware(ref, p0, logits, approx.DecisionOptions{Lambda: cfg.Lambda, Affine: head})
+		if err != nil {
+			return nil, nil, fmt.Errorf("activation layer %d: %w", k, err)
 		}
-		a.Poly = approx.Poly{w[2], w[1], w[0]}
-		res.Polys = append(res.Polys, clonePoly(a.Poly))
-		l, _ := m.Logits(calib)
-		mg, kept := margins(l, ref)
-		res.Margin = append(res.Margin, mg)
-		res.Kept = append(res.Kept, kept)
+		a.Poly = fit.Poly
+		res.Polys = append(res.Polys, clonePoly(fit.Poly))
+		res.Margin = append(res.Margin, fit.Margin)
+		res.Kept = append(res.Kept, fit.Kept)
 	}
 	return m, res, nil
 }
@@ -350,173 +338,4 @@ func isHead(n *Network, a *Act) bool {
 		}
 	}
 	return false
-}
-
-// headObjective builds the linear-in-(α,β,η) margins of the head
-// act → Dense(W2, b2) and returns the SVM objective and its gradient.
-func headObjective(n *Network, a *Act, pre []float64, ref []int, lambda float64) (obj func([]float64) float64, grad, hess func([]float64, []float64)) {
-	d := n.Layers[len(n.Layers)-1].(*Dense)
-	rows := len(ref)
-	u := mat.NewDense(rows, a.Dim, pre)
-	u2 := mat.NewDense(rows, a.Dim, nil)
-	u2.MulElem(u, u)
-	w2 := d.wm()
-	var l2, l1 mat.Dense
-	l2.Mul(u2, w2)
-	l1.Mul(u, w2)
-	k := d.Out
-	l0 := make([]float64, k)
-	colSumInto(l0, w2)
-	// feats[j] = (coefficients of α, β, η, constant) for pair j.
-	var feats [][4]float64
-	for i, c := range ref {
-		for r := 0; r < k; r++ {
-			if r == c {
-				continue
-			}
-			feats = append(feats, [4]float64{l2.At(i, c) - l2.At(i, r), l1.At(i, c) - l1.At(i, r), l0[c] - l0[r], d.B.Value[c] - d.B.Value[r]})
-		}
-	}
-	M := float64(len(feats))
-	obj = func(w []float64) float64 {
-		s := lambda / 2 * (w[0]*w[0] + w[1]*w[1] + w[2]*w[2])
-		for _, f := range feats {
-			if h := 1 - (f[0]*w[0] + f[1]*w[1] + f[2]*w[2] + f[3]); h > 0 {
-				s += h * h / M
-			}
-		}
-		return s
-	}
-	grad = func(g, w []float64) {
-		for j := range 3 {
-			g[j] = lambda * w[j]
-		}
-		for _, f := range feats {
-			if h := 1 - (f[0]*w[0] + f[1]*w[1] + f[2]*w[2] + f[3]); h > 0 {
-				for j := range 3 {
-					g[j] -= 2 * h * f[j] / M
-				}
-			}
-		}
-	}
-	// hess fills the 3×3 generalised Hessian (row-major) of the squared
-	// hinge, which is piecewise constant.
-	hess = func(h, w []float64) {
-		clear(h)
-		for j := range 3 {
-			h[4*j] = lambda
-		}
-		for _, f := range feats {
-			if 1-(f[0]*w[0]+f[1]*w[1]+f[2]*w[2]+f[3]) > 0 {
-				for i := range 3 {
-					for j := range 3 {
-						h[3*i+j] += 2 * f[i] * f[j] / M
-					}
-				}
-			}
-		}
-	}
-	return obj, grad, hess
-}
-
-func hingeObjective(l *mat.Dense, ref []int, w []float64, lambda float64) float64 {
-	s := lambda / 2 * (w[0]*w[0] + w[1]*w[1] + w[2]*w[2])
-	_, k := l.Dims()
-	M := float64(len(ref) * (k - 1))
-	for i, c := range ref {
-		row := l.RawRowView(i)
-		for r, v := range row {
-			if r == c {
-				continue
-			}
-			if h := 1 - (row[c] - v); h > 0 {
-				s += h * h / M
-			} else if math.IsNaN(h) {
-				return math.Inf(1)
-			}
-		}
-	}
-	return s
-}
-
-// margins returns the smallest logit margin of ref under l and the
-// fraction of rows whose arg-max is ref.
-func margins(l *mat.Dense, ref []int) (minMargin, kept float64) {
-	minMargin = math.Inf(1)
-	p := Argmax(l)
-	for i, c := range ref {
-		row := l.RawRowView(i)
-		for r, v := range row {
-			if r != c {
-				minMargin = math.Min(minMargin, row[c]-v)
-			}
-		}
-	}
-	return minMargin, Accuracy(p, ref)
-}
-
-// newtonSVM minimises a convex piecewise quadratic in 3 variables by
-// Newton's method with the generalised Hessian of Mangasarian (2002), as
-// gonum's optimize.Newton runs it (line search, and a multiple of the
-// identity added should the Hessian not be positive definite). λ > 0 makes
-// the program strongly convex, so its minimiser is unique and any
-// converging method reaches it; the gradient tolerance is far below what
-// the polynomial's printed digits resolve.
-func newtonSVM(obj func([]float64) float64, grad, hess func([]float64, []float64), w []float64) []float64 {
-	h := make([]float64, 9)
-	p := optimize.Problem{
-		Func: obj,
-		Grad: func(g, x []float64) { grad(g, x) },
-		Hess: func(dst *mat.SymDense, x []float64) {
-			hess(h, x)
-			for i := range 3 {
-				for j := i; j < 3; j++ {
-					dst.SetSym(i, j, h[3*i+j])
-				}
-			}
-		},
-	}
-	res, err := optimize.Minimize(p, w, &optimize.Settings{GradientThreshold: 1e-13, MajorIterations: 100}, &optimize.Newton{})
-	if err != nil && (res == nil || res.X == nil) {
-		return w // no step was possible: keep the least-squares start
-	}
-	if res.F > obj(w) {
-		return w
-	}
-	return res.X
-}
-
-// nelderMead minimises obj from x0 with at most evals evaluations by
-// gonum's Nelder–Mead (Nelder & Mead 1965) with the standard coefficients
-// (reflection 1, expansion 2, contraction and shrink ½), starting from a
-// simplex of 10% relative steps, and stops once the simplex's values agree
-// to 1e-12 relatively.
-func nelderMead(obj func([]float64) float64, x0 []float64, evals int) []float64 {
-	d := len(x0)
-	pts := make([][]float64, d+1)
-	fs := make([]float64, d+1)
-	for i := range pts {
-		pts[i] = append([]float64(nil), x0...)
-		if i > 0 {
-			step := 0.1 * math.Abs(x0[i-1])
-			if step == 0 {
-				step = 0.01
-			}
-			pts[i][i-1] += step
-		}
-		fs[i] = obj(pts[i])
-	}
-	best := 0
-	for i := range fs {
-		if fs[i] < fs[best] {
-			best = i
-		}
-	}
-	m := &optimize.NelderMead{InitialVertices: pts, InitialValues: fs, Reflection: 1, Expansion: 2, Contraction: 0.5, Shrink: 0.5}
-	set := &optimize.Settings{FuncEvaluations: max(evals-d-1, 1), Converger: &optimize.FunctionConverge{Relative: 1e-12, Iterations: evals}}
-	res, err := optimize.Minimize(optimize.Problem{Func: obj}, x0, set, m)
-	if (err != nil && (res == nil || res.X == nil)) || res.F > fs[best] {
-		return pts[best]
-	}
-	return res.X
 }
