@@ -27,7 +27,7 @@ type CompileConfig struct {
 	CalibLimit   int    // calibration inputs (0: all)
 	Holdout      string // held-out source ("" for none)
 	HoldoutLimit int    // held-out inputs (0: all)
-	Activation   string // kernel, direct, minimax, auto or a .json file
+	Activation   string // kernel, direct, minimax, decision, auto or a .json file
 	Degree       int
 	Interval     string // fit interval rule (approx.ChooseInterval)
 	Output       string // .henn path ("" to write nothing)
@@ -76,7 +76,7 @@ func planReport(m *Model) *PlanReport {
 // readable krelu.activation/v1 file.
 func ParseActivation(spec string) (method string, file *approx.Activation, err error) {
 	switch spec {
-	case rewrite.Kernel, rewrite.Direct, rewrite.Minimax, rewrite.Auto:
+	case rewrite.Kernel, rewrite.Direct, rewrite.Minimax, rewrite.Decision, rewrite.Auto:
 		return spec, nil, nil
 	}
 	if strings.HasSuffix(spec, ".json") {

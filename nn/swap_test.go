@@ -9,6 +9,8 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/krelu/krelu/approx"
+	"github.com/krelu/krelu/graph"
+	"github.com/krelu/krelu/rewrite"
 )
 
 func relu(x float64) float64 { return math.Max(x, 0) }
@@ -230,6 +232,40 @@ func TestNewtonSVMMatchesHandWrittenSolver(t *testing.T) {
 			if math.Abs(got[j]-w[j]) > 1e-12*math.Max(1, math.Abs(w[j])) {
 				t.Errorf("seed %d: w[%d] = %.17g, hand-written Newton %.17g", seed, j, got[j], w[j])
 			}
+		}
+	}
+}
+
+// TestDecisionAwareMatchesRewrite: the head program has a unique minimiser
+// (λ > 0), so nn's decision-aware swap and package rewrite's decision fit
+// of the same network exported to the graph IR — different starts,
+// different forward passes (gonum matrices against the graph runtime) —
+// must reach the same quadratic.
+func TestDecisionAwareMatchesRewrite(t *testing.T) {
+	n, _ := NewMLP([]int{30, 12, 4}, nil, 7)
+	x := randDense(rand.New(rand.NewPCG(7, 5)), 200, 30)
+	_, res, err := DecisionAware(n, x, DecisionAwareConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := n.Graph()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calib []*graph.Tensor
+	for i := range 200 {
+		calib = append(calib, &graph.Tensor{Shape: []int{1, 30}, Data: append([]float64(nil), x.RawRowView(i)...)})
+	}
+	_, rep, err := rewrite.Rewrite(g, calib, rewrite.Options{Method: rewrite.Decision})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Layers) != 1 || rep.Layers[0].Solver != "newton" {
+		t.Fatalf("rewrite layers %+v: want one, solved by newton", rep.Layers)
+	}
+	for j, c := range rep.Layers[0].Coefficients {
+		if w := res.Polys[0][j]; math.Abs(c-w) > 1e-7*math.Max(1, math.Abs(w)) {
+			t.Errorf("c%d: rewrite %.12g, nn %.12g", j, c, w)
 		}
 	}
 }

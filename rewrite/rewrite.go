@@ -18,14 +18,19 @@ const (
 	Direct  = "direct"  // least squares to ReLU under the calibration values
 	Minimax = "minimax" // minimax quadratic on [−a, a], a = max |pre-activation|
 	Auto    = "auto"    // per layer, the method with the best agreement
+	// Decision is the decision-aware quadratic of Li, Wu & Miao (arXiv
+	// 2605.22237): the quadratic that keeps the original model's
+	// decisions on the calibration inputs with the largest margin.
+	Decision = "decision"
 )
 
 // MethodNames lists the fit methods for flag help and errors.
-const MethodNames = "kernel, direct, minimax, auto or a krelu.activation/v1 JSON file"
+const MethodNames = "kernel, direct, minimax, decision, auto or a krelu.activation/v1 JSON file"
 
 // Options configure Rewrite.
 type Options struct {
-	// Method is Kernel (default), Direct, Minimax, Auto, or File.
+	// Method is Kernel (default), Direct, Minimax, Decision, Auto, or
+	// "file".
 	Method string
 	// File is a fitted activation used for every layer (Method "file").
 	File *approx.Activation
@@ -55,6 +60,10 @@ type Layer struct {
 	MaxErr      float64 `json:"max_err_vs_relu"`
 	Levels      int     `json:"levels"`
 	Values      int     `json:"calibration_values"`
+	// Solver (Decision only) is "newton" when only affine ops follow the
+	// activation (the program is then solved exactly) and "nelder-mead"
+	// otherwise.
+	Solver string `json:"solver,omitempty"`
 	// Agreement (Auto only) is the calibration agreement with the
 	// original model of each candidate method at this layer.
 	Agreement map[string]float64 `json:"candidate_agreement,omitempty"`
@@ -80,10 +89,16 @@ type Report struct {
 // each on the values it sees with the earlier ones already replaced, as
 // the paper fits each layer on its own input distribution.
 //
-// With Method Auto each layer tries kernel, direct and minimax in turn
-// (earlier layers fixed, later ones still exact) and keeps the one whose
-// model agrees best with the original's decisions on calib (ties favour
-// kernel): a greedy per-layer search, not a joint one.
+// With Method Decision each layer's quadratic is fitted by
+// approx.FitDecisionAware to keep the original graph's decisions on calib
+// with the largest margin, the forward pass through the rest of the graph
+// (later activations still exact) run by the graph runtime.
+//
+// With Method Auto each layer tries kernel, direct, minimax and decision
+// in turn (earlier layers fixed, later ones still exact) and keeps the one
+// whose model agrees best with the original's decisions on calib (ties
+// favour the earlier in that list, kernel first): a greedy per-layer
+// search, not a joint one.
 func Rewrite(g *graph.Graph, calib []*graph.Tensor, opt Options) (*graph.Graph, *Report, error) {
 	if opt.Degree == 0 {
 		opt.Degree = 2
@@ -98,7 +113,7 @@ func Rewrite(g *graph.Graph, calib []*graph.Tensor, opt Options) (*graph.Graph, 
 		opt.Method = Kernel
 	}
 	switch opt.Method {
-	case Kernel, Direct, Minimax, Auto:
+	case Kernel, Direct, Minimax, Decision, Auto:
 	case "file":
 		if opt.File == nil {
 			return nil, nil, errors.New("rewrite: method file without an activation")
@@ -134,13 +149,18 @@ func Rewrite(g *graph.Graph, calib []*graph.Tensor, opt Options) (*graph.Graph, 
 		}
 		methods := []string{opt.Method}
 		if opt.Method == Auto {
-			methods = []string{Kernel, Direct, Minimax}
+			methods = []string{Kernel, Direct, Minimax, Decision}
 		}
 		var best *Layer
 		bestAgree := -1.0
 		cand := map[string]float64{}
 		for _, m := range methods {
-			l, err := fit(pre, m, opt)
+			var l *Layer
+			if m == Decision {
+				l, err = fitDecision(out, n, calib, ref, pre, opt)
+			} else {
+				l, err = fit(pre, m, opt)
+			}
 			if err != nil {
 				return nil, nil, fmt.Errorf("rewrite: %s node %q: %w", n.Op, n.Name, err)
 			}
@@ -248,8 +268,16 @@ func fit(u []float64, m string, opt Options) (*Layer, error) {
 		p, l.Interval = opt.File.Poly(), opt.File.Interval
 		l.Method = "file"
 	}
+	measure(l, p, u)
+	return l, nil
+}
+
+// measure sets l's coefficients, levels and its error against ReLU on the
+// values u inside l.Interval.
+func measure(l *Layer, p approx.Poly, u []float64) {
 	l.Coefficients = append([]float64(nil), p...)
 	l.Levels = approx.Depth(p.Degree())
+	l.MaxErr = 0
 	var se float64
 	in := 0
 	for _, v := range u {
@@ -265,7 +293,6 @@ func fit(u []float64, m string, opt Options) (*Layer, error) {
 	if in > 0 {
 		l.RMSE = math.Sqrt(se / float64(in))
 	}
-	return l, nil
 }
 
 // FoldBatchNorm returns a copy of g in which every BatchNormalization whose
@@ -386,7 +413,7 @@ func Agreement(a, b []int) float64 {
 
 // Methods returns the method names Rewrite accepts (without "file").
 func Methods() []string {
-	m := []string{Kernel, Direct, Minimax, Auto}
+	m := []string{Kernel, Direct, Minimax, Decision, Auto}
 	sort.Strings(m)
 	return m
 }

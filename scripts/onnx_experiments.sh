@@ -9,7 +9,7 @@
 # OUT (default out/onnx) receives the .henn models and JSON reports.
 # ENCRYPTED_IMAGES (default 2000) test images run under CKKS, in chunks of
 # 40 (one process each; finished chunks are kept, so a rerun resumes), with
-# MODEL=kernel|direct|minimax|auto (default auto). About 2.5 CPU-seconds
+# MODEL=kernel|direct|minimax|decision|auto (default auto). About 2.5 CPU-seconds
 # per image: hours on a shared 2-core machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +20,7 @@ go build -o "$out/krelu" ./cmd/krelu
 k="nice -n 10 $out/krelu"
 
 echo "== calibrate on 1,000 MNIST training images, held out: the 10,000 test images"
-for m in kernel direct minimax auto; do
+for m in kernel direct minimax decision auto; do
 	$k compile models/lenet5.onnx --calib mnist:train --calib-limit 1000 --holdout mnist:test \
 		--activation $m -o "$out/lenet5_$m.henn" --json > "$out/compile_$m.json"
 done
@@ -28,7 +28,7 @@ python3 - "$out" <<'PY'
 import json, sys
 out = sys.argv[1]
 print(f"{'activation':<10} {'test acc %':>10} {'original %':>10} {'agreement %':>11} {'kernel layers':>13}  per-layer methods")
-for m in ["kernel", "direct", "minimax", "auto"]:
+for m in ["kernel", "direct", "minimax", "decision", "auto"]:
     r = json.load(open(f"{out}/compile_{m}.json"))
     h, c = r["holdout"], r["calibration"]
     layers = ",".join(l["method"] for l in c["layers"])

@@ -59,6 +59,9 @@ func runCompile(args []string, stdout, stderr io.Writer) error {
 	if _, _, err := henn.ParseActivation(*act); err != nil {
 		return fmt.Errorf("%w: --activation: %v", errUsage, err)
 	}
+	if (*act == rewrite.Decision || *act == rewrite.Minimax) && *degree != 2 {
+		return fmt.Errorf("%w: --activation %s fits a quadratic: it needs --degree 2, not %d", errUsage, *act, *degree)
+	}
 	rep, err := henn.CompileONNX(henn.CompileConfig{Model: model, Calib: *calib, CalibLimit: *calibLimit, Holdout: *hold,
 		HoldoutLimit: *holdLimit, Activation: *act, Degree: *degree, Interval: *interval, Output: *out, LogN: *logN})
 	if err != nil {
