@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/krelu/krelu/graph"
+	"github.com/krelu/krelu/onnx"
 )
 
 // graphOpset is the ONNX opset the exported graph follows: 17 is the first
@@ -140,4 +141,69 @@ func ints(v ...int) *graph.Tensor {
 		t.Data = append(t.Data, float64(x))
 	}
 	return t
+}
+
+// ONNXExport reports ExportONNX.
+type ONNXExport struct {
+	Output     string `json:"output"`
+	Tokens     int    `json:"tokens"`
+	Activation string `json:"activation"`
+	Opset      int    `json:"opset"`
+	Nodes      int    `json:"nodes"`
+	// Params counts the initializer values (the whole embedding table
+	// included).
+	Params int `json:"params"`
+	// CheckMaxDiff is the largest difference between the graph's logits
+	// (run by the graph runtime) and Model.Predict's on one sentence of
+	// Tokens ids, checked before the file is written.
+	CheckMaxDiff float64 `json:"check_max_abs_diff"`
+}
+
+// ExportONNX reads the SST-2 model file model, exports it (Model.Graph) for
+// sentences of exactly tokens tokens (0: the model's maximum length),
+// checks that the graph runtime reproduces Model.Predict on one sentence
+// to 1e-9, and writes the graph to out as ONNX (onnx.Write). The input is
+// the token ids of the model's own vocabulary and tokenisation.
+func ExportONNX(model string, tokens int, out string) (*ONNXExport, error) {
+	s, err := LoadFile(model)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.CheckTask(TaskSST2); err != nil {
+		return nil, fmt.Errorf("%s: %w", model, err)
+	}
+	m := s.Model
+	if tokens == 0 {
+		tokens = m.Cfg.MaxLen
+	}
+	g, err := m.Graph(tokens)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int, tokens)
+	for i := range ids {
+		ids[i] = (7*i + 1) % m.Cfg.Vocab
+	}
+	_, want, err := m.Predict(ids)
+	if err != nil {
+		return nil, err
+	}
+	res, err := g.Run(map[string]*graph.Tensor{"ids": GraphInput(ids)})
+	if err != nil {
+		return nil, fmt.Errorf("transformer: running the exported graph: %w", err)
+	}
+	rep := &ONNXExport{Output: out, Tokens: tokens, Activation: m.Act.String(), Opset: g.Opset, Nodes: len(g.Nodes)}
+	for j, v := range want {
+		rep.CheckMaxDiff = math.Max(rep.CheckMaxDiff, math.Abs(res["logits"].Data[j]-v))
+	}
+	if !(rep.CheckMaxDiff <= 1e-9) {
+		return nil, fmt.Errorf("transformer: the exported graph's logits differ from the model's by %.3g (want ≤ 1e-9); not written", rep.CheckMaxDiff)
+	}
+	for _, t := range g.Initializers {
+		rep.Params += len(t.Data)
+	}
+	if err := onnx.WriteFile(out, g); err != nil {
+		return nil, err
+	}
+	return rep, nil
 }

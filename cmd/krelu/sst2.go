@@ -19,12 +19,13 @@ func init() {
 	register(command{name: "sst2", summary: "transformer on SST-2: train, eval, swap activations, encrypted inference", run: runSST2, subcommands: true})
 }
 
-const sst2Usage = `usage: krelu sst2 train|eval|swap|infer [flags]
+const sst2Usage = `usage: krelu sst2 train|eval|swap|infer|export [flags]
 
   train  train a transformer encoder classifier on SST-2 (GloVe 100d embeddings)
   eval   dev accuracy of a model (optionally with another activation), agreement with a reference
   swap   replace the FFN ReLU post hoc by fitted polynomials; dev accuracy and agreement for each
   infer  run the last block's FFN, pooling and classifier (optionally under CKKS with --encrypted)
+  export write the model as an ONNX graph for sentences of a fixed length (token ids in, logits out)
 
 Run 'krelu sst2 SUBCOMMAND -h' for its flags.`
 
@@ -42,6 +43,8 @@ func runSST2(args []string, stdout, stderr io.Writer) error {
 		return sst2Swap(args[1:], stdout, stderr)
 	case "infer":
 		return sst2Infer(args[1:], stdout, stderr)
+	case "export":
+		return sst2Export(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, sst2Usage)
 		return nil
