@@ -26,6 +26,10 @@
 //     quadratic), uniform least squares, minimax and Chebyshev quadratics,
 //     and deeper references (minimax degree 4 and 7, the composite minimax
 //     sign ReLU of Lee et al. 2021) in one table, best per column marked.
+//   - FitDecisionAware: the decision-aware quadratic of Li, Wu & Miao
+//     (arXiv 2605.22237) — the quadratic that keeps a reference model's
+//     decisions with the largest margin, given the caller's forward pass
+//     (packages nn and rewrite supply theirs).
 //   - FitLS, Minimax (Remez exchange), ChebyshevInterp, EvalMetrics,
 //     ChooseInterval, ParseSource: the building blocks.
 //
@@ -44,6 +48,10 @@
 //
 // References:
 //   - arXiv 2605.23641 (kernel-smoothed, calibrated quadratic activations).
+//   - arXiv 2605.22237 (Li, Wu & Miao, decision-aware quadratics);
+//     O. L. Mangasarian, A finite Newton method for classification, 2002;
+//     J. A. Nelder, R. Mead, A simplex method for function minimization,
+//     1965.
 //   - R. Gilad-Bachrach et al., CryptoNets, ICML 2016.
 //   - E. Chou et al., Faster CryptoNets, arXiv:1811.09953, 2018.
 //   - E. Lee, J.-W. Lee, Y.-S. Kim, J.-S. No, Minimax approximation of sign

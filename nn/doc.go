@@ -65,5 +65,7 @@
 // DecisionAware implements the competitor of Li, Wu & Miao (arXiv
 // 2605.22237): one shared quadratic αu²+βu+η per activation layer, chosen so
 // that the swapped model keeps the ReLU model's decisions on a calibration
-// set with maximum margin. See DecisionAware for the exact program solved.
+// set with maximum margin. The program and its solvers belong to package
+// approx (approx.FitDecisionAware), which package rewrite also uses for
+// imported graphs; DecisionAware supplies nn's forward pass.
 package nn
