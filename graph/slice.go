@@ -181,11 +181,16 @@ func opPad(c *ctx, in []*Tensor) ([]*Tensor, error) {
 				return nil, err
 			}
 			axes = axes[:0]
+			seen := make([]bool, r)
 			for _, v := range a {
 				ax, err := c.normAxis(int64(v), r)
 				if err != nil {
 					return nil, err
 				}
+				if seen[ax] {
+					return nil, c.errf("axes %v name axis %d twice", a, ax)
+				}
+				seen[ax] = true
 				axes = append(axes, ax)
 			}
 		}
@@ -266,9 +271,22 @@ func opSplit(c *ctx, in []*Tensor) ([]*Tensor, error) {
 	}
 	parts := len(c.n.Outputs)
 	d := x.Shape[axis]
+	if c.n.HasAttr("num_outputs") {
+		// Opset 18: num_outputs equal parts, the last one smaller if the
+		// dimension does not divide; it excludes an explicit split.
+		if sizes != nil {
+			return nil, c.errf("both split sizes and num_outputs given")
+		}
+		if k := c.n.AttrInt("num_outputs", 0); k != int64(parts) {
+			return nil, c.errf("num_outputs %d but %d outputs", k, parts)
+		}
+	}
 	if sizes == nil {
 		if parts == 0 {
 			return nil, c.errf("no outputs")
+		}
+		if d%parts != 0 && c.opset() < 18 {
+			return nil, c.errf("dimension %d does not split into %d equal parts (uneven parts need opset 18's num_outputs or split sizes)", d, parts)
 		}
 		chunk := (d + parts - 1) / parts
 		for i := 0; i < parts; i++ {
