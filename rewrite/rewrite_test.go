@@ -74,7 +74,7 @@ func TestRewriteReport(t *testing.T) {
 			if l.Levels != 1 || len(l.Coefficients) != 3 || l.OutsideFrac != 0 || !(l.RMSE > 0) || l.Values == 0 {
 				t.Errorf("%s: layer %+v", m, l)
 			}
-			if m == Auto && len(l.Agreement) != 3 {
+			if m == Auto && len(l.Agreement) != 4 {
 				t.Errorf("auto: layer %s scored %d candidates", l.Node, len(l.Agreement))
 			}
 		}
