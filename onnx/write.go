@@ -21,7 +21,8 @@ const polyDomain = "krelu"
 // rewritten model can be inspected with ONNX tools (Netron, onnx.checker)
 // or read back by Read. Constant tensors keep the element type they were
 // read with (graph.Tensor.DType); other tensors are written as float when
-// every value is exactly a float32 and as double otherwise. krelu.Poly
+// every value is exactly a float32 and as double otherwise. Outputs carry
+// their declared shape (graph.ValueInfo.Shape) when it is set. krelu.Poly
 // nodes are written in domain "krelu"; their coefficients become a double
 // tensor attribute unless they are exact float32 values.
 func Write(g *graph.Graph) ([]byte, error) {
@@ -42,17 +43,20 @@ func Write(g *graph.Graph) ([]byte, error) {
 		gp.Initializer = append(gp.Initializer, tensorProto(k, g.Initializers[k]))
 	}
 	for _, in := range g.Inputs {
-		dims := make([]*onnxpb.TensorShapeProto_Dimension, len(in.Shape))
-		for i, d := range in.Shape {
-			dims[i] = &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: int64(d)}}
-		}
+		dims := dimsOf(in.Shape)
 		gp.Input = append(gp.Input, &onnxpb.ValueInfoProto{Name: proto.String(in.Name), Type: &onnxpb.TypeProto{
 			Value: &onnxpb.TypeProto_TensorType{TensorType: &onnxpb.TypeProto_Tensor{
 				ElemType: proto.Int32(elemType(in.DType)), Shape: &onnxpb.TensorShapeProto{Dim: dims}}}}})
 	}
 	for _, out := range g.Outputs {
+		tt := &onnxpb.TypeProto_Tensor{ElemType: proto.Int32(elemType(out.DType))}
+		if out.Shape != nil {
+			// The declared shape (what the source file said, or what
+			// an exporter set); nil writes none.
+			tt.Shape = &onnxpb.TensorShapeProto{Dim: dimsOf(out.Shape)}
+		}
 		gp.Output = append(gp.Output, &onnxpb.ValueInfoProto{Name: proto.String(out.Name), Type: &onnxpb.TypeProto{
-			Value: &onnxpb.TypeProto_TensorType{TensorType: &onnxpb.TypeProto_Tensor{ElemType: proto.Int32(elemType(out.DType))}}}})
+			Value: &onnxpb.TypeProto_TensorType{TensorType: tt}}})
 	}
 	usesPoly := false
 	for _, n := range g.Nodes {
@@ -85,6 +89,14 @@ func Write(g *graph.Graph) ([]byte, error) {
 		m.OpsetImport = append(m.OpsetImport, &onnxpb.OperatorSetIdProto{Domain: proto.String(polyDomain), Version: proto.Int64(1)})
 	}
 	return proto.Marshal(m)
+}
+
+func dimsOf(shape []int) []*onnxpb.TensorShapeProto_Dimension {
+	dims := make([]*onnxpb.TensorShapeProto_Dimension, len(shape))
+	for i, d := range shape {
+		dims[i] = &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: int64(d)}}
+	}
+	return dims
 }
 
 // WriteFile writes Write's output to path.

@@ -92,6 +92,9 @@ func TestGraphONNXRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", act, err)
 		}
+		if o := h.Outputs[0]; o.Name != "logits" || len(o.Shape) != 2 || o.Shape[0] != 1 || o.Shape[1] != m.Cfg.Classes {
+			t.Errorf("%s: output read back as %+v, want logits [1 %d]", act, o, m.Cfg.Classes)
+		}
 		for name, w := range g.Initializers {
 			r := h.Initializers[name]
 			if r == nil || len(r.Data) != len(w.Data) {
