@@ -19,6 +19,10 @@
 // evaluate at one multiplicative level while the client holds h
 // (see package henn).
 //
+// Model.Graph exports the whole classifier into krelu's model IR (package
+// graph) in ONNX operators, for one sentence length; ExportONNX writes it
+// as an ONNX file.
+//
 // The encoder follows Vaswani et al., "Attention Is All You Need", NeurIPS
 // 2017, with the post-LN placement for the attention sublayer; LayerNorm is
 // Ba, Kiros & Hinton, arXiv 1607.06450. Token embeddings are initialised
