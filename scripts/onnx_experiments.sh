@@ -20,20 +20,22 @@ go build -o "$out/krelu" ./cmd/krelu
 k="nice -n 10 $out/krelu"
 
 echo "== calibrate on 1,000 MNIST training images, held out: the 10,000 test images"
+# /usr/bin/time records each compile's CPU time (user + system seconds).
 for m in kernel direct minimax decision auto; do
-	$k compile models/lenet5.onnx --calib mnist:train --calib-limit 1000 --holdout mnist:test \
+	/usr/bin/time -f "%U %S" -o "$out/cpu_$m.txt" $k compile models/lenet5.onnx --calib mnist:train --calib-limit 1000 --holdout mnist:test \
 		--activation $m -o "$out/lenet5_$m.henn" --json > "$out/compile_$m.json"
 done
 python3 - "$out" <<'PY'
 import json, sys
 out = sys.argv[1]
-print(f"{'activation':<10} {'test acc %':>10} {'original %':>10} {'agreement %':>11} {'kernel layers':>13}  per-layer methods")
+print(f"{'activation':<10} {'test acc %':>10} {'original %':>10} {'agreement %':>11} {'kernel layers':>13} {'CPU s':>6}  per-layer methods")
 for m in ["kernel", "direct", "minimax", "decision", "auto"]:
     r = json.load(open(f"{out}/compile_{m}.json"))
     h, c = r["holdout"], r["calibration"]
-    layers = ",".join(l["method"] for l in c["layers"])
+    layers = ",".join(l["method"] + (f"/{l['solver']}" if l.get("solver") else "") for l in c["layers"])
+    cpu = sum(float(v) for v in open(f"{out}/cpu_{m}.txt").read().split()[-2:])
     print(f"{m:<10} {100*h['accuracy']:>10.2f} {100*h['original_accuracy']:>10.2f} {100*h['agreement_with_original']:>11.2f} "
-          f"{c['kernel_chosen']:>6}/{len(c['layers'])}       {layers}")
+          f"{c['kernel_chosen']:>6}/{len(c['layers'])}      {cpu:>6.1f}  {layers}")
 PY
 
 model=${MODEL:-auto}
