@@ -277,7 +277,7 @@ func fit(u []float64, m string, opt Options) (*Layer, error) {
 func measure(l *Layer, p approx.Poly, u []float64) {
 	l.Coefficients = append([]float64(nil), p...)
 	l.Levels = approx.Depth(p.Degree())
-	l.MaxErr = 0
+	l.MaxErr, l.RMSE = 0, 0
 	var se float64
 	in := 0
 	for _, v := range u {

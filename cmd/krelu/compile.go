@@ -62,6 +62,9 @@ func runCompile(args []string, stdout, stderr io.Writer) error {
 	if (*act == rewrite.Decision || *act == rewrite.Minimax) && *degree != 2 {
 		return fmt.Errorf("%w: --activation %s fits a quadratic: it needs --degree 2, not %d", errUsage, *act, *degree)
 	}
+	if *act == rewrite.Auto && *degree != 2 {
+		return fmt.Errorf("%w: --activation auto tries the quadratic-only minimax and decision fits: it needs --degree 2, not %d", errUsage, *degree)
+	}
 	rep, err := henn.CompileONNX(henn.CompileConfig{Model: model, Calib: *calib, CalibLimit: *calibLimit, Holdout: *hold,
 		HoldoutLimit: *holdLimit, Activation: *act, Degree: *degree, Interval: *interval, Output: *out, LogN: *logN})
 	if err != nil {
