@@ -9,6 +9,7 @@ import (
 	"github.com/krelu/krelu/approx"
 	"github.com/krelu/krelu/graph"
 	"github.com/krelu/krelu/onnx"
+	"github.com/krelu/krelu/rewrite"
 )
 
 // randomModel returns a model whose every parameter — biases, LayerNorm
@@ -137,5 +138,61 @@ func TestGraphErrors(t *testing.T) {
 	g, _ := m.Graph(3)
 	if _, err := g.Run(map[string]*graph.Tensor{"ids": GraphInput([]int{1, 2, 11})}); err == nil || !strings.Contains(err.Error(), "out of range") {
 		t.Errorf("id outside the vocabulary: %v", err)
+	}
+}
+
+// TestGraphRewrite: the exported graph goes through package rewrite like
+// an imported ONNX model. Each FFN ReLU becomes a fitted quadratic — the
+// last by Newton (only the residual Add, ReduceMean and the classifier
+// follow it), the first of a 2-layer model by Nelder–Mead (attention and
+// Softmax follow) — and the rewritten graph computes exactly the model
+// with those quadratics as its activation (one shared quadratic when the
+// model has one layer).
+func TestGraphRewrite(t *testing.T) {
+	for _, layers := range []int{1, 2} {
+		m := randomModel(t, layers, ReLU, uint64(40+layers))
+		const n = 5
+		g, err := m.Graph(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rng := rand.New(rand.NewPCG(uint64(layers), 41))
+		var calib []*graph.Tensor
+		var sents [][]int
+		for range 40 {
+			ids := make([]int, n)
+			for i := range ids {
+				ids[i] = rng.IntN(m.Cfg.Vocab)
+			}
+			sents = append(sents, ids)
+			calib = append(calib, GraphInput(ids))
+		}
+		rg, rep, err := rewrite.Rewrite(g, calib, rewrite.Options{Method: rewrite.Decision})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Layers) != layers || rep.Layers[layers-1].Solver != "newton" || (layers == 2 && rep.Layers[0].Solver != "nelder-mead") {
+			t.Fatalf("%d layers: report %+v", layers, rep.Layers)
+		}
+		t.Logf("%d layers: calibration agreement %.3f, solvers %s", layers, rep.CalibAgreement, rep.Layers[0].Solver)
+		if layers != 1 {
+			continue
+		}
+		m.Act = PolyActivation("decision", rep.Layers[0].Coefficients)
+		for _, ids := range sents[:5] {
+			_, want, err := m.Predict(ids)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := rg.Run(map[string]*graph.Tensor{"ids": GraphInput(ids)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for j, v := range want {
+				if d := math.Abs(out["logits"].Data[j] - v); !(d <= 1e-9) {
+					t.Errorf("rewritten graph logit %d = %v, model with the fitted quadratic %v", j, out["logits"].Data[j], v)
+				}
+			}
+		}
 	}
 }
