@@ -78,7 +78,11 @@ func runCompile(args []string, stdout, stderr io.Writer) error {
 		model, len(r.Layers), r.Method, r.Degree, r.Calibration, r.FoldedBN, r.KernelChosen, len(r.Layers))
 	fmt.Fprintf(stdout, "  %-16s %-8s %-22s %9s %10s %10s %6s\n", "layer", "method", "interval", "outside", "rmse", "max err", "levels")
 	for _, l := range r.Layers {
-		fmt.Fprintf(stdout, "  %-16s %-8s [%9.3f, %9.3f] %8.3f%% %10.4g %10.4g %6d\n", l.Node, l.Method, l.Interval[0], l.Interval[1], 100*l.OutsideFrac, l.RMSE, l.MaxErr, l.Levels)
+		solver := ""
+		if l.Solver != "" {
+			solver = "  (" + l.Solver + ")"
+		}
+		fmt.Fprintf(stdout, "  %-16s %-8s [%9.3f, %9.3f] %8.3f%% %10.4g %10.4g %6d%s\n", l.Node, l.Method, l.Interval[0], l.Interval[1], 100*l.OutsideFrac, l.RMSE, l.MaxErr, l.Levels, solver)
 	}
 	fmt.Fprintf(stdout, "  calibration agreement with the original: %.2f%%\n", 100*r.CalibAgreement)
 	if h := rep.Holdout; h != nil {
