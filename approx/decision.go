@@ -99,9 +99,13 @@ func FitDecisionAware(ref []int, start Poly, logits LogitsFunc, opt DecisionOpti
 			err = fmt.Errorf("approx: decision-aware fit: %d rows of logits for %d reference decisions", len(l), len(ref))
 		}
 		if err == nil {
-			for _, row := range l {
-				if len(row) < 2 {
-					err = errors.New("approx: decision-aware fit needs at least two classes")
+			for i, row := range l {
+				if len(row) < 2 || len(row) != len(l[0]) {
+					err = errors.New("approx: decision-aware fit needs rows of logits of one length, at least two classes")
+					break
+				}
+				if ref[i] < 0 || ref[i] >= len(row) {
+					err = fmt.Errorf("approx: decision-aware fit: reference class %d of sample %d outside [0, %d)", ref[i], i, len(row))
 					break
 				}
 			}

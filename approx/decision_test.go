@@ -143,6 +143,11 @@ func TestFitDecisionAwareNotAffine(t *testing.T) {
 	if _, err := FitDecisionAware(nil, start, logits, DecisionOptions{}); err == nil {
 		t.Error("no reference decisions accepted")
 	}
+	bad := append([]int(nil), ref...)
+	bad[3] = 7
+	if _, err := FitDecisionAware(bad, start, logits, DecisionOptions{Affine: true}); err == nil || !strings.Contains(err.Error(), "outside [0, 3)") {
+		t.Errorf("reference class 7 of 3: %v", err)
+	}
 }
 
 // lsStart is the least-squares quadratic to ReLU under the samples u, the
