@@ -161,11 +161,8 @@ func coef(p Poly, k int) float64 {
 // λ/2·‖(α,β,η)‖² + 1/M · Σ_ir max(0, 1 − Δ_ir)², at the quadratic p whose
 // model gives logits. It is +Inf if a logit is NaN.
 func DecisionObjective(logits [][]float64, ref []int, p Poly, lambda float64) float64 {
-	var s float64
-	for k := range 3 {
-		s += coef(p, k) * coef(p, k)
-	}
-	s *= lambda / 2
+	a, b, c := coef(p, 2), coef(p, 1), coef(p, 0)
+	s := lambda / 2 * (a*a + b*b + c*c) // in nn's original order, bit for bit
 	if len(logits) == 0 {
 		return s
 	}
