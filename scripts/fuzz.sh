@@ -10,6 +10,10 @@
 #
 #   FUZZPARALLEL=1 FUZZNICE=19 bash scripts/fuzz.sh he:FuzzReadPublicKey  # run C's settings
 #
+# FUZZVMEM (KB) caps each go test process's virtual memory (ulimit -v), so
+# that an input which makes a decoder allocate gigabytes kills the fuzz
+# worker (a reported crash) instead of the machine's other jobs.
+#
 # The machine is shared: targets run under nice -n FUZZNICE (default 10),
 # one after the other, with FUZZPARALLEL workers (default 2).
 #
@@ -40,6 +44,7 @@ targets=(
 	"./he FuzzReadEvaluationKeys"
 	"./he FuzzReadBootstrapKeys $MIN"
 	"./henn FuzzReadCiphertexts $MIN"
+	"./henn FuzzReadModel $MIN"
 	"./serve FuzzSessionBody $MIN"
 	"./serve FuzzInferBody $MIN"
 	"./nn FuzzLoad"
@@ -56,6 +61,7 @@ targets=(
 	"./llama2c FuzzReadTokenizer"
 	"./llama2c FuzzTokenizerRoundTrip"
 	"./onnx FuzzReadModel"
+	"./onnx FuzzReadTensor"
 	"./graph FuzzRunOps"
 )
 
@@ -88,7 +94,8 @@ for t in "${targets[@]}"; do
 	out="$LOG/${pkg//\//_}_$name.log"
 	start=$(date +%s)
 	# shellcheck disable=SC2086
-	nice -n "$FUZZNICE" go test -run '^$' -fuzz "^$name\$" -fuzztime "$FUZZTIME" -parallel "$FUZZPARALLEL" ${extra:-} -timeout 0 "$pkg" >"$out" 2>&1
+	(if [ -n "${FUZZVMEM:-}" ]; then ulimit -v "$FUZZVMEM"; fi
+	nice -n "$FUZZNICE" go test -run '^$' -fuzz "^$name\$" -fuzztime "$FUZZTIME" -parallel "$FUZZPARALLEL" ${extra:-} -timeout 0 "$pkg" >"$out" 2>&1)
 	rc=$?
 	secs=$(($(date +%s) - start))
 	last=$(grep -E '^fuzz: elapsed' "$out" | tail -1)
