@@ -17,13 +17,15 @@
 # The machine is shared: targets run under nice -n FUZZNICE (default 10),
 # one after the other, with FUZZPARALLEL workers (default 2).
 #
-# A third field in a target's line adds go test flags for it. The
-# Lattigo-backed targets whose inputs are kilobytes long bound how many
-# executions the fuzzer spends minimizing each new interesting input
+# A third field in a target's line adds go test flags for it. The targets
+# whose seeds are kilobytes long (the Lattigo-backed ones and henn's .henn
+# reader) bound how many executions the fuzzer spends minimizing each new
+# interesting input
 # (-fuzzminimizetime 2000x instead of the default 60 s): minimizing one
 # kilobyte-sized input takes O(size^2) executions, and in run B that, not
 # the decoders, held FuzzReadPublicKey to 170 and FuzzReadBootstrapKeys to
 # 50 executions/s (see docs/fuzz.md).
+#
 # A crash leaves its input in PKG/testdata/fuzz/FuzzX/ (commit it: it
 # becomes a regression test of `go test`) and makes the script exit 1.
 # After each target a few of the inputs it found are kept as seeds (see
