@@ -126,3 +126,32 @@ func TestLowerGraphHugeInput(t *testing.T) {
 	}
 	t.Log(err)
 }
+
+// TestLowerGraphPaddedConv records a limit the input check above does not
+// cover (docs/fuzz.md, "Not covered"): a Conv whose pads enlarge a 1×1
+// input to 2001×2001 is refused by the lowering, but only after shape
+// inference has run the graph on zeros and allocated the padded value.
+// It logs the bytes allocated (go test ./henn -run TestLowerGraphPaddedConv -v).
+func TestLowerGraphPaddedConv(t *testing.T) {
+	ints := func(v ...int64) graph.Attr { return graph.Attr{Kind: graph.AttrInts, Ints: v} }
+	w := graph.Zeros(1, 1, 1, 1)
+	w.Data[0] = 1
+	g := &graph.Graph{
+		Inputs:       []graph.ValueInfo{{Name: "x", Shape: []int{1, 1, 1, 1}, DType: graph.Float32}},
+		Outputs:      []graph.ValueInfo{{Name: "y", Shape: []int{1, 1, 1, 1}, DType: graph.Float32}},
+		Initializers: map[string]*graph.Tensor{"w": w},
+		Nodes: []*graph.Node{
+			{Op: "Conv", Name: "c", Inputs: []string{"x", "w"}, Outputs: []string{"c"},
+				Attrs: map[string]graph.Attr{"pads": ints(1000, 1000, 1000, 1000), "kernel_shape": ints(1, 1)}},
+			{Op: "GlobalAveragePool", Name: "p", Inputs: []string{"c"}, Outputs: []string{"y"}},
+		},
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := CompileGraph(g, Options{})
+	runtime.ReadMemStats(&after)
+	if err == nil {
+		t.Fatal("a Conv padding a 1×1 input to 2001×2001 was lowered")
+	}
+	t.Logf("%v; allocated %.0f MB", err, float64(after.TotalAlloc-before.TotalAlloc)/(1<<20))
+}
