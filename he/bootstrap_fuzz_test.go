@@ -74,20 +74,25 @@ func FuzzReadBootstrapKeys(f *testing.F) {
 		}
 	})
 	need := len(bp.btp.GaloisElements(bp.Circuit()))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		check := func(data []byte) {
-			got, err := ReadBootstrapKeys(bytes.NewReader(data), bp)
-			if err == nil && got.NumGaloisKeys() < need {
-				t.Fatalf("accepted %d Galois keys, the circuit needs %d", got.NumGaloisKeys(), need)
-			}
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzBootstrapKeys(t, bp, need, data) })
+}
+
+// fuzzBootstrapKeys is FuzzReadBootstrapKeys's body (also run by
+// BenchmarkFuzzBodies); need is the number of Galois keys bp's circuit
+// needs.
+func fuzzBootstrapKeys(tb testing.TB, bp *BootstrapParams, need int, data []byte) {
+	check := func(data []byte) {
+		got, err := ReadBootstrapKeys(bytes.NewReader(data), bp)
+		if err == nil && got.NumGaloisKeys() < need {
+			tb.Fatalf("accepted %d Galois keys, the circuit needs %d", got.NumGaloisKeys(), need)
 		}
-		check(data)
-		if len(data) > headerSize {
-			fixed := append([]byte(nil), data...)
-			binary.LittleEndian.PutUint32(fixed[28:32], crc32.Checksum(fixed[headerSize:], crcTable))
-			check(fixed)
-		}
-	})
+	}
+	check(data)
+	if len(data) > headerSize {
+		fixed := append([]byte(nil), data...)
+		binary.LittleEndian.PutUint32(fixed[28:32], crc32.Checksum(fixed[headerSize:], crcTable))
+		check(fixed)
+	}
 }
 
 func TestToyBootstrapKeysRoundTrip(t *testing.T) {

@@ -143,7 +143,7 @@ func fuzzSeeds(f *testing.F, write func(*bytes.Buffer)) {
 // tinyParams are insecure toy parameters (LogN 5) that keep fuzz inputs
 // small: the Go fuzzer slows to a crawl on inputs of hundreds of KB. The
 // decoders do not depend on the ring size beyond the lengths they check.
-func tinyParams(f *testing.F) ckks.Parameters {
+func tinyParams(f testing.TB) ckks.Parameters {
 	p, err := ckks.NewParametersFromLiteral(ckks.ParametersLiteral{LogN: 5, LogQ: []int{40, 30}, LogP: []int{40}, LogDefaultScale: 30})
 	if err != nil {
 		f.Fatal(err)
@@ -208,12 +208,17 @@ func FuzzReadPublicKey(f *testing.F) {
 	params := tinyParams(f)
 	pk := rlwe.NewKeyGenerator(params).GenPublicKeyNew(rlwe.NewKeyGenerator(params).GenSecretKeyNew())
 	fuzzSeeds(f, func(b *bytes.Buffer) { _, _ = WritePublicKey(b, params, pk) })
-	f.Fuzz(func(t *testing.T, data []byte) {
-		_, _ = ReadPublicKey(bytes.NewReader(data), params)
-		if len(data) > headerSize {
-			_, _ = decodePublicKey(params, data[headerSize:])
-		}
-	})
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzPublicKey(params, data) })
+}
+
+// fuzzPublicKey is FuzzReadPublicKey's body (also run by
+// BenchmarkFuzzBodies): the framed reader, and the payload decoder on
+// arbitrary bytes past the checksum.
+func fuzzPublicKey(params ckks.Parameters, data []byte) {
+	_, _ = ReadPublicKey(bytes.NewReader(data), params)
+	if len(data) > headerSize {
+		_, _ = decodePublicKey(params, data[headerSize:])
+	}
 }
 
 // TestEvaluationKeysLayoutChecked alters structure bytes past the checksum

@@ -183,13 +183,23 @@ func lowerGraph(g *graph.Graph, maxBlock int, multiplex bool) (*graphPlan, error
 	if len(g.Inputs) != 1 || len(g.Outputs) != 1 {
 		return nil, fmt.Errorf("henn: the encrypted evaluator takes one input and one output; the graph has %d inputs and %d outputs", len(g.Inputs), len(g.Outputs))
 	}
-	shapes, err := g.InferShapes()
-	if err != nil {
-		return nil, err
-	}
 	in := g.Inputs[0]
 	if len(in.Shape) < 2 || in.Shape[0] != 1 {
 		return nil, fmt.Errorf("henn: input %q has shape %v; the encrypted evaluator wants a batch dimension of 1 first (N×… with N = 1)", in.Name, in.Shape)
+	}
+	// The input's elements take positions 0…n-1, so the block holds at
+	// least n slots: refuse a wider input before anything input-sized is
+	// allocated. A .henn file of a few hundred bytes may declare 2^28 input
+	// elements; shape inference (which runs the graph on zeros) and the
+	// dry pass below then cost gigabytes (TestLowerGraphHugeInput).
+	if n, err := graph.ShapeSize(in.Shape); err != nil {
+		return nil, fmt.Errorf("henn: input %q: %w", in.Name, err)
+	} else if n > maxBlock {
+		return nil, fmt.Errorf("%w: the packing needs %d slots per input, the largest ring offers %d", ErrTooDeep, pow2(n), maxBlock)
+	}
+	shapes, err := g.InferShapes()
+	if err != nil {
+		return nil, err
 	}
 	lw := &lowering{g: g, shapes: shapes, vals: map[string]*pending{}, consts: map[string]*graph.Tensor{}, multiplex: multiplex}
 	for k, t := range g.Initializers {

@@ -282,3 +282,34 @@ func FuzzReadModel(f *testing.F) {
 		}
 	})
 }
+
+// FuzzReadTensor feeds arbitrary bytes to ReadTensor (the TensorProto .pb
+// files of ONNX test data): a tensor whose data fills its shape, or an
+// error, never a panic. The seeds are raw-data and typed-field tensors.
+func FuzzReadTensor(f *testing.F) {
+	for _, tp := range tinyModel().Graph.Initializer {
+		b, err := proto.Marshal(tp)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	b, err := proto.Marshal(&onnxpb.TensorProto{Dims: []int64{2, 1}, DataType: proto.Int32(int32(onnxpb.TensorProto_INT64)), Int64Data: []int64{3, -4}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tt, err := ReadTensor(data)
+		if err != nil {
+			if tt != nil {
+				t.Fatal("tensor returned with an error")
+			}
+			return
+		}
+		if n, err := graph.ShapeSize(tt.Shape); err != nil || n != len(tt.Data) {
+			t.Fatalf("tensor of shape %v holds %d values", tt.Shape, len(tt.Data))
+		}
+	})
+}
