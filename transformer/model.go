@@ -20,6 +20,15 @@ type Config struct {
 	Layers  int // encoder layers
 	MaxLen  int // longest input (learned positions)
 	Classes int
+	// HEFriendly selects the HE-friendly encoder, polynomial after the
+	// embedding lookup (the form of henn.Encoder): 2Quad attention with
+	// the fixed normaliser n·c² instead of softmax, and an affine
+	// normalisation (centring, per-feature scale and shift) instead of
+	// LayerNorm. Files written before it existed load as false.
+	HEFriendly bool
+	// QuadShift is c in the 2Quad attention weight (s + c)²/(n·c²);
+	// required > 0 with HEFriendly, 0 otherwise.
+	QuadShift float64
 }
 
 // Validate reports a malformed configuration.
@@ -33,11 +42,17 @@ func (c Config) Validate() error {
 		return fmt.Errorf("transformer: %d layers, want 1..8", c.Layers)
 	case c.Classes < 2:
 		return fmt.Errorf("transformer: %d classes, want ≥ 2", c.Classes)
+	case c.HEFriendly && (!(c.QuadShift > 0) || math.IsInf(c.QuadShift, 0)):
+		return fmt.Errorf("transformer: attention shift c = %v, want a finite value > 0", c.QuadShift)
+	case !c.HEFriendly && c.QuadShift != 0:
+		return fmt.Errorf("transformer: attention shift c = %v set on a softmax model (only the HE-friendly model has one)", c.QuadShift)
 	}
 	return nil
 }
 
-// Block is one encoder layer: h = LN(x + MHA(x)); y = h + FFN(h).
+// Block is one encoder layer: h = LN(x + MHA(x)); y = h + FFN(h). In the
+// HE-friendly model MHA is the 2Quad attention (Attention.Quad) and LN the
+// affine normalisation (LayerNorm.Affine).
 type Block struct {
 	Attn Attention
 	LN   LayerNorm
@@ -89,11 +104,16 @@ func New(cfg Config, act Activation, rng *rand.Rand) (*Model, error) {
 	}
 	for l := 0; l < cfg.Layers; l++ {
 		name := fmt.Sprintf("l%d", l)
-		m.Blocks = append(m.Blocks, Block{
+		b := Block{
 			Attn: newAttention(name+".attn", cfg.Dim, cfg.Heads, rng),
 			LN:   newLayerNorm(name+".ln", cfg.Dim),
 			FFN:  FFN{In: newLinear(name+".ffn1", cfg.Dim, cfg.Hidden, rng), Out: newLinear(name+".ffn2", cfg.Hidden, cfg.Dim, rng)},
-		})
+		}
+		if cfg.HEFriendly {
+			b.Attn.Quad = cfg.QuadShift
+			b.LN.Affine = true
+		}
+		m.Blocks = append(m.Blocks, b)
 	}
 	return m, nil
 }
