@@ -138,7 +138,14 @@ type sst2TrainFlags struct {
 	seed                                         uint64
 	lr, clip                                     float64
 	decay, trainEmb                              bool
+	heFriendly                                   bool
+	quadShift                                    float64
+	normInit                                     string
 }
+
+// normCalibSentences is how many training sentences calibrate the
+// HE-friendly model's normalisation scale (--norm-init calibrated).
+const normCalibSentences = 2000
 
 func (f *sst2TrainFlags) register(fs *flag.FlagSet) {
 	f.d.register(fs, true)
@@ -157,6 +164,9 @@ func (f *sst2TrainFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.decay, "decay", true, "decay the learning rate linearly to zero")
 	fs.IntVar(&f.minCount, "min-count", 3, "training occurrences for a word without a GloVe vector to get a learned embedding")
 	fs.BoolVar(&f.trainEmb, "train-emb", false, "fine-tune the embeddings too")
+	fs.BoolVar(&f.heFriendly, "he-friendly", false, "HE-friendly encoder: 2Quad attention (s+c)²/(n·c²) and an affine normalisation instead of softmax and LayerNorm (docs/transformer.md)")
+	fs.Float64Var(&f.quadShift, "quad-shift", 5, "c of the 2Quad attention with --he-friendly, in (0, 1000]")
+	fs.StringVar(&f.normInit, "norm-init", "calibrated", "initial scale of the affine normalisation with --he-friendly: calibrated (1/σ of its input over 2,000 training sentences) or ones")
 	fs.StringVar(&f.out, "o", "", "write the model to this file (required)")
 	alias(fs, "out", "o")
 }
@@ -169,6 +179,10 @@ func (f *sst2TrainFlags) validate(fs *flag.FlagSet) error {
 		intRange("heads", f.heads, 1, f.dim), intRange("hidden", f.hidden, 1, 8192), positiveFloat("lr", f.lr),
 		intRange("batch", f.batch, 1, 1<<16), nonNegFloat("clip", f.clip), intRange("min-count", f.minCount, 1, 1<<20),
 		checkOutputDirs(f.out)); err != nil {
+		return err
+	}
+	if err := firstErr(floatRange("quad-shift", f.quadShift, 0, 1000, true, false), oneOf("norm-init", f.normInit, "calibrated", "ones"),
+		needs(fs, "quad-shift", f.heFriendly, "--he-friendly"), needs(fs, "norm-init", f.heFriendly, "--he-friendly")); err != nil {
 		return err
 	}
 	if isSet(fs, "min-count") && f.glove == "none" {
@@ -184,7 +198,7 @@ func sst2Train(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("sst2 train", stderr)
 	var f sst2TrainFlags
 	f.register(fs)
-	setUsage(fs, stderr, "krelu sst2 train -o MODEL [--train TSV] [--dev TSV] [--glove FILE|none] [--activation relu|square|FILE.json] [--epochs 3] [--dim 64] [--heads 4] [--hidden 128]", "")
+	setUsage(fs, stderr, "krelu sst2 train -o MODEL [--train TSV] [--dev TSV] [--glove FILE|none] [--activation relu|square|FILE.json] [--epochs 3] [--dim 64] [--heads 4] [--hidden 128] [--he-friendly [--quad-shift 5] [--norm-init calibrated|ones]]", "")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -218,6 +232,9 @@ func sst2Train(args []string, stdout, stderr io.Writer) error {
 	}
 	cfg := transformer.Config{Vocab: vocab.Len(), EmbDim: transformer.GloVeDim, Dim: f.dim, Heads: f.heads,
 		Hidden: f.hidden, Layers: f.layers, MaxLen: f.d.maxLen, Classes: 2}
+	if f.heFriendly {
+		cfg.HEFriendly, cfg.QuadShift = true, f.quadShift
+	}
 	rng := rand.New(rand.NewPCG(f.seed, 1))
 	m, err := transformer.New(cfg, act, rng)
 	if err != nil {
@@ -226,6 +243,13 @@ func sst2Train(args []string, stdout, stderr io.Writer) error {
 	m.TrainEmb = f.trainEmb
 	if err := transformer.InitEmbeddings(m, plan, vecs, rng); err != nil {
 		return err
+	}
+	if f.heFriendly && f.normInit == "calibrated" {
+		sig, err := transformer.CalibrateNorm(m, trainDS, normCalibSentences)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "normalisation scale calibrated on %d training sentences: σ per layer %.4g\n", min(normCalibSentences, len(trainDS.IDs)), sig)
 	}
 	start := time.Now()
 	hist, err := transformer.Train(m, trainDS, devDS, transformer.TrainOptions{Epochs: f.epochs, Batch: f.batch, LR: f.lr,
@@ -242,8 +266,12 @@ func sst2Train(args []string, stdout, stderr io.Writer) error {
 	if err := saved.SaveFile(f.out); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "trained %s: %d layer(s), d=%d, %d heads, hidden %d, activation %v, %d epochs in %.1fs\n",
-		f.out, cfg.Layers, cfg.Dim, cfg.Heads, cfg.Hidden, act, f.epochs, time.Since(start).Seconds())
+	kind := "softmax attention, LayerNorm"
+	if cfg.HEFriendly {
+		kind = fmt.Sprintf("HE-friendly: 2Quad attention c=%g, affine normalisation (%s)", cfg.QuadShift, f.normInit)
+	}
+	fmt.Fprintf(stdout, "trained %s: %d layer(s), d=%d, %d heads, hidden %d, %s, activation %v, %d epochs in %.1fs\n",
+		f.out, cfg.Layers, cfg.Dim, cfg.Heads, cfg.Hidden, kind, act, f.epochs, time.Since(start).Seconds())
 	fmt.Fprintf(stdout, "dev accuracy %.4f\n", last.DevAcc)
 	return nil
 }
