@@ -231,3 +231,37 @@ func TestGradHEFriendlyModel(t *testing.T) {
 		}
 	}
 }
+
+// TestGradDistillLoss checks the distillation loss's gradient, and that
+// weight 0 is the cross-entropy.
+func TestGradDistillLoss(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 1))
+	m, err := New(Config{Vocab: 7, EmbDim: 5, Dim: 6, Heads: 2, Hidden: 8, Layers: 1, MaxLen: 6, Classes: 2, HEFriendly: true, QuadShift: 2},
+		PolyActivation("quad", approx.Poly{0.3, 0.5, 0.15}), rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.TrainEmb = true
+	ids, label, teacher := []int{3, 0, 6, 1}, 1, []float64{0.7, -1.2}
+	for _, c := range []struct{ w, temp float64 }{{0.5, 2}, {1, 1}, {0.3, 4}} {
+		m.ZeroGrad()
+		if _, _, err := m.DistillLoss(ids, label, teacher, c.w, c.temp, true); err != nil {
+			t.Fatal(err)
+		}
+		loss := func() float64 { l, _, _ := m.DistillLoss(ids, label, teacher, c.w, c.temp, false); return l }
+		for _, p := range m.Params() {
+			checkGrad(t, "distill/"+p.Name, loss, p.W, p.G)
+		}
+	}
+	a, _, _ := m.DistillLoss(ids, label, teacher, 0, 3, false)
+	b, _, _ := m.Loss(ids, label, false)
+	if math.Abs(a-b) > 1e-12 {
+		t.Errorf("weight 0: distillation loss %v, cross-entropy %v", a, b)
+	}
+	// KL vanishes when the student is its own teacher.
+	c, _ := m.Forward(ids)
+	kl, _, _ := m.DistillLoss(ids, label, c.Logits, 1, 2, false)
+	if math.Abs(kl) > 1e-12 {
+		t.Errorf("self-distillation loss %v, want 0", kl)
+	}
+}

@@ -318,6 +318,52 @@ func (m *Model) Loss(ids []int, label int, backward bool) (float64, []float64, e
 	return loss, p, nil
 }
 
+// DistillLoss is Loss for knowledge distillation (Hinton, Vinyals and
+// Dean, "Distilling the Knowledge in a Neural Network", arXiv:1503.02531):
+// (1−w)·CE(label) + w·T²·KL(softmax(teacher/T) ‖ softmax(logits/T)), the
+// T² keeping the soft term's gradient on the scale of the hard one. It
+// returns the loss, the class probabilities (at temperature 1) and, with
+// backward, accumulates the gradients.
+func (m *Model) DistillLoss(ids []int, label int, teacher []float64, w, temp float64, backward bool) (float64, []float64, error) {
+	if label < 0 || label >= m.Cfg.Classes {
+		return 0, nil, fmt.Errorf("transformer: label %d outside [0, %d)", label, m.Cfg.Classes)
+	}
+	if len(teacher) != m.Cfg.Classes {
+		return 0, nil, fmt.Errorf("transformer: %d teacher logits for %d classes", len(teacher), m.Cfg.Classes)
+	}
+	c, err := m.Forward(ids)
+	if err != nil {
+		return 0, nil, err
+	}
+	p := append([]float64(nil), c.Logits...)
+	logits.Softmax(p)
+	soft := func(z []float64) []float64 {
+		out := make([]float64, len(z))
+		for i, v := range z {
+			out[i] = v / temp
+		}
+		logits.Softmax(out)
+		return out
+	}
+	ps, pt := soft(c.Logits), soft(teacher)
+	var kl float64
+	for i := range pt {
+		if pt[i] > 0 {
+			kl += pt[i] * (math.Log(pt[i]) - math.Log(math.Max(ps[i], 1e-300)))
+		}
+	}
+	loss := (1-w)*-math.Log(math.Max(p[label], 1e-300)) + w*temp*temp*kl
+	if backward {
+		d := make([]float64, len(p))
+		for i := range d {
+			d[i] = (1-w)*p[i] + w*temp*(ps[i]-pt[i])
+		}
+		d[label] -= 1 - w
+		m.Backward(c, d)
+	}
+	return loss, p, nil
+}
+
 // Predict returns the arg-max class and the logits.
 func (m *Model) Predict(ids []int) (int, []float64, error) {
 	c, err := m.Forward(ids)

@@ -141,6 +141,8 @@ type sst2TrainFlags struct {
 	heFriendly                                   bool
 	quadShift                                    float64
 	normInit                                     string
+	teacher                                      string
+	distillWeight, distillTemp                   float64
 }
 
 // normCalibSentences is how many training sentences calibrate the
@@ -166,6 +168,9 @@ func (f *sst2TrainFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.trainEmb, "train-emb", false, "fine-tune the embeddings too")
 	fs.BoolVar(&f.heFriendly, "he-friendly", false, "HE-friendly encoder: 2Quad attention (s+c)²/(n·c²) and an affine normalisation instead of softmax and LayerNorm (docs/transformer.md)")
 	fs.Float64Var(&f.quadShift, "quad-shift", 5, "c of the 2Quad attention with --he-friendly, in (0, 1000]")
+	fs.StringVar(&f.teacher, "teacher", "", "distil from this model (e.g. the softmax/ReLU model of the same shape): its logits on every training sentence")
+	fs.Float64Var(&f.distillWeight, "distill-weight", 0.5, "weight of the distillation term with --teacher, in [0, 1]")
+	fs.Float64Var(&f.distillTemp, "distill-temp", 2, "distillation temperature with --teacher, in (0, 100]")
 	fs.StringVar(&f.normInit, "norm-init", "calibrated", "initial scale of the affine normalisation with --he-friendly: calibrated (1/σ of its input over 2,000 training sentences) or ones")
 	fs.StringVar(&f.out, "o", "", "write the model to this file (required)")
 	alias(fs, "out", "o")
@@ -182,7 +187,9 @@ func (f *sst2TrainFlags) validate(fs *flag.FlagSet) error {
 		return err
 	}
 	if err := firstErr(floatRange("quad-shift", f.quadShift, 0, 1000, true, false), oneOf("norm-init", f.normInit, "calibrated", "ones"),
-		needs(fs, "quad-shift", f.heFriendly, "--he-friendly"), needs(fs, "norm-init", f.heFriendly, "--he-friendly")); err != nil {
+		needs(fs, "quad-shift", f.heFriendly, "--he-friendly"), needs(fs, "norm-init", f.heFriendly, "--he-friendly"),
+		floatRange("distill-weight", f.distillWeight, 0, 1, false, false), floatRange("distill-temp", f.distillTemp, 0, 100, true, false),
+		needs(fs, "distill-weight", f.teacher != "", "--teacher"), needs(fs, "distill-temp", f.teacher != "", "--teacher")); err != nil {
 		return err
 	}
 	if isSet(fs, "min-count") && f.glove == "none" {
@@ -198,7 +205,7 @@ func sst2Train(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("sst2 train", stderr)
 	var f sst2TrainFlags
 	f.register(fs)
-	setUsage(fs, stderr, "krelu sst2 train -o MODEL [--train TSV] [--dev TSV] [--glove FILE|none] [--activation relu|square|FILE.json] [--epochs 3] [--dim 64] [--heads 4] [--hidden 128] [--he-friendly [--quad-shift 5] [--norm-init calibrated|ones]]", "")
+	setUsage(fs, stderr, "krelu sst2 train -o MODEL [--train TSV] [--dev TSV] [--glove FILE|none] [--activation relu|square|FILE.json] [--epochs 3] [--dim 64] [--heads 4] [--hidden 128] [--he-friendly [--quad-shift 5] [--norm-init calibrated|ones]] [--teacher MODEL [--distill-weight 0.5] [--distill-temp 2]]", "")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -251,9 +258,16 @@ func sst2Train(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stderr, "normalisation scale calibrated on %d training sentences: σ per layer %.4g\n", min(normCalibSentences, len(trainDS.IDs)), sig)
 	}
+	opt := transformer.TrainOptions{Epochs: f.epochs, Batch: f.batch, LR: f.lr,
+		Clip: f.clip, Decay: f.decay, PerEpoch: f.perEpoch, Seed: f.seed, Log: stderr}
+	if f.teacher != "" {
+		if opt.TeacherLogits, err = sst2TeacherLogits(f.teacher, f.d, trainEx, stderr); err != nil {
+			return err
+		}
+		opt.DistillWeight, opt.DistillTemp = f.distillWeight, f.distillTemp
+	}
 	start := time.Now()
-	hist, err := transformer.Train(m, trainDS, devDS, transformer.TrainOptions{Epochs: f.epochs, Batch: f.batch, LR: f.lr,
-		Clip: f.clip, Decay: f.decay, PerEpoch: f.perEpoch, Seed: f.seed, Log: stderr})
+	hist, err := transformer.Train(m, trainDS, devDS, opt)
 	if err != nil {
 		return err
 	}
@@ -274,6 +288,37 @@ func sst2Train(args []string, stdout, stderr io.Writer) error {
 		f.out, cfg.Layers, cfg.Dim, cfg.Heads, cfg.Hidden, kind, act, f.epochs, time.Since(start).Seconds())
 	fmt.Fprintf(stdout, "dev accuracy %.4f\n", last.DevAcc)
 	return nil
+}
+
+// sst2TeacherLogits loads the teacher model and returns its logits on
+// every training sentence (encoded with the teacher's own vocabulary).
+func sst2TeacherLogits(path string, d sst2Data, trainEx []transformer.Example, stderr io.Writer) ([][]float64, error) {
+	t, err := transformer.LoadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.CheckTask(transformer.TaskSST2); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if d.maxLen > t.Model.Cfg.MaxLen {
+		return nil, fmt.Errorf("%w: --max-len %d exceeds the teacher's longest input %d", errUsage, d.maxLen, t.Model.Cfg.MaxLen)
+	}
+	ds, err := d.encode(t.Vocab, trainEx, "train (teacher vocabulary)", stderr)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]float64, len(ds.IDs))
+	for i, ids := range ds.IDs {
+		if _, out[i], err = t.Model.Predict(ids); err != nil {
+			return nil, fmt.Errorf("teacher, training sentence %d: %w", i, err)
+		}
+	}
+	acc, _, err := transformer.Evaluate(t.Model, ds)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stderr, "teacher %s: training accuracy %.4f\n", path, acc)
+	return out, nil
 }
 
 // sst2Vocab reads the GloVe vectors of the SST-2 words (unless glove is
