@@ -124,6 +124,13 @@ func TestEncoderRealSentences(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkEncoderAgrees(t, m, dev.IDs)
+	if d, err := m.EncoderError(dev); err != nil || d > 1e-9 {
+		t.Errorf("EncoderError = %v, %v; want ≤ 1e-9", d, err)
+	}
+	m.Cfg.HEFriendly = false
+	if _, err := m.EncoderError(dev); err == nil {
+		t.Error("EncoderError of a model without encrypted form succeeded")
+	}
 }
 
 func TestEncoderErrors(t *testing.T) {

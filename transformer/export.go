@@ -143,3 +143,37 @@ func (m *Model) TokenRows(ids []int) ([][]float64, error) {
 	}
 	return rows, nil
 }
+
+// EncoderError exports m with Encoder and returns the largest absolute
+// difference between its logits on TokenRows and m's own logits over the
+// sentences of ds: the check that the encrypted evaluator is handed the
+// model that was trained.
+func (m *Model) EncoderError(ds *Dataset) (float64, error) {
+	e, err := m.Encoder()
+	if err != nil {
+		return 0, err
+	}
+	var worst float64
+	for i, ids := range ds.IDs {
+		rows, err := m.TokenRows(ids)
+		if err != nil {
+			return 0, fmt.Errorf("sentence %d: %w", i, err)
+		}
+		got, err := e.Forward(rows)
+		if err != nil {
+			return 0, fmt.Errorf("sentence %d: %w", i, err)
+		}
+		_, want, err := m.Predict(ids)
+		if err != nil {
+			return 0, fmt.Errorf("sentence %d: %w", i, err)
+		}
+		for k := range want {
+			d := math.Abs(got[k] - want[k])
+			if math.IsNaN(d) {
+				return 0, fmt.Errorf("transformer: sentence %d: exported encoder logit %d is %v, model %v", i, k, got[k], want[k])
+			}
+			worst = math.Max(worst, d)
+		}
+	}
+	return worst, nil
+}

@@ -409,6 +409,14 @@ func sst2Eval(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "activation %v\n", s.Model.Act)
 	fmt.Fprintf(stdout, "dev accuracy %.4f (%d sentences)\n", acc, len(preds))
+	if cfg := s.Model.Cfg; cfg.HEFriendly {
+		fmt.Fprintf(stdout, "HE-friendly encoder: 2Quad attention c=%g, affine normalisation\n", cfg.QuadShift)
+		if d, err := s.Model.EncoderError(ds); err != nil {
+			fmt.Fprintf(stdout, "no encrypted form: %v\n", err)
+		} else {
+			fmt.Fprintf(stdout, "exported encoder (henn.Encoder) vs model: max |logit difference| %.3g over %d sentences\n", d, len(preds))
+		}
+	}
 	if *ref != "" {
 		r, err := transformer.LoadFile(*ref)
 		if err != nil {
