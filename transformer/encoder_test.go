@@ -127,7 +127,32 @@ func TestEncoderRealSentences(t *testing.T) {
 	if d, err := m.EncoderError(dev); err != nil || d > 1e-9 {
 		t.Errorf("EncoderError = %v, %v; want ≤ 1e-9", d, err)
 	}
+	r, err := ValueRanges(m, dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Independent check of two of the ranges from the exported form.
+	var in, lg float64
+	e, _ := m.Encoder()
+	for _, ids := range dev.IDs {
+		rows, _ := m.TokenRows(ids)
+		for _, row := range rows {
+			for _, v := range row {
+				in = math.Max(in, math.Abs(v))
+			}
+		}
+		l, _ := e.Forward(rows)
+		for _, v := range l {
+			lg = math.Max(lg, math.Abs(v))
+		}
+	}
+	if r.Input != in || math.Abs(r.Logit-lg) > 1e-9 || !(r.Score[1] >= m.Cfg.QuadShift/2) || !(r.PreAct[0] > 0) {
+		t.Errorf("ranges %+v; token rows %v, logits %v", r, in, lg)
+	}
 	m.Cfg.HEFriendly = false
+	if _, err := ValueRanges(m, dev); err == nil {
+		t.Error("ValueRanges of a softmax model succeeded")
+	}
 	if _, err := m.EncoderError(dev); err == nil {
 		t.Error("EncoderError of a model without encrypted form succeeded")
 	}

@@ -416,6 +416,15 @@ func sst2Eval(args []string, stdout, stderr io.Writer) error {
 		} else {
 			fmt.Fprintf(stdout, "exported encoder (henn.Encoder) vs model: max |logit difference| %.3g over %d sentences\n", d, len(preds))
 		}
+		r, err := transformer.ValueRanges(s.Model, ds)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "largest magnitudes on these sentences: token rows %.3g, logits %.3g\n", r.Input, r.Logit)
+		for l := range r.Score {
+			fmt.Fprintf(stdout, "  layer %d: score+c %.3g, attention weight %.3g, normalised %.3g, FFN pre-activation %.3g, output %.3g\n",
+				l, r.Score[l], r.Weight[l], r.Norm[l], r.PreAct[l], r.Output[l])
+		}
 	}
 	if *ref != "" {
 		r, err := transformer.LoadFile(*ref)
