@@ -5,8 +5,8 @@
 # `sst2 swap`, and train the HE-friendly encoder (2Quad attention, affine
 # normalisation) with that quadratic from the start; on seed 1, 1 layer, a
 # sweep of the attention shift c, the normalisation's initial scale, the
-# FFN activation, learning rate, epochs and distillation (--teacher). Runs whose model file exists are not repeated (delete
-# $OUT to start over). Writes the raw outputs and summary.md under $OUT.
+# FFN activation, learning rate, epochs and distillation (--teacher). Runs
+# whose model file exists are not repeated (delete $OUT to start over). Writes the raw outputs and summary.md under $OUT.
 #
 #   sh scripts/sst2_hefriendly.sh                 # the docs' table: seeds 1 2 3, layers 1 2
 #   SEEDS=1 LAYERS=1 SWEEP=0 sh scripts/sst2_hefriendly.sh
@@ -26,11 +26,9 @@ train() {
 	name=$1
 	shift
 	[ -f "$OUT/$name.gob" ] && return 0
-	$K sst2 train $COMMON "$@" -o "$OUT/$name.gob.tmp" >"$OUT/train_$name.txt" 2>"$OUT/train_$name.log" || {
+	# a failed run writes no model (and is reported in the summary)
+	$K sst2 train $COMMON "$@" -o "$OUT/$name.gob" >"$OUT/train_$name.txt" 2>"$OUT/train_$name.log" ||
 		echo "$name: training failed, see $OUT/train_$name.log" >&2
-		return 0
-	}
-	mv "$OUT/$name.gob.tmp" "$OUT/$name.gob"
 }
 
 # relu model and its kernel quadratic for layers $1, seed $2.
@@ -64,6 +62,15 @@ if [ "$SWEEP" = 1 ]; then
 	base 2 1
 	train he2_c5_kd_1 --layers 2 --seed 1 --he-friendly --quad-shift 5 --activation "$OUT/acts2_1/kernel2.json" --teacher "$OUT/relu2_1.gob" --distill-weight 0.5 --distill-temp 2
 fi
+
+# HE-friendly models: encoder export check and value ranges (seed 1)
+for l in $LAYERS; do
+	s=$(echo $SEEDS | cut -d' ' -f1)
+	m="$OUT/he${l}_c${C}_$s.gob"
+	if [ -f "$m" ]; then
+		$K sst2 eval -m "$m" --ref "$OUT/relu${l}_$s.gob" >"$OUT/eval_he${l}_c${C}_$s.txt" 2>/dev/null
+	fi
+done
 
 # Summary: the dev accuracy each training run printed.
 {
