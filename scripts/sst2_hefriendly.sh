@@ -59,8 +59,17 @@ if [ "$SWEEP" = 1 ]; then
 	train he1_c5_ep8_1 --layers 1 --seed 1 --he-friendly --quad-shift 5 --activation "$k2" --epochs 8
 	# distillation from the softmax/ReLU model of the same seed and shape
 	train he1_c5_kd_1 --layers 1 --seed 1 --he-friendly --quad-shift 5 --activation "$k2" --teacher "$OUT/relu1_1.gob" --distill-weight 0.5 --distill-temp 2
+	# where it breaks: a small c, a high learning rate, no gradient clipping
+	train he1_c0.5_1 --layers 1 --seed 1 --he-friendly --quad-shift 0.5 --activation "$k2"
+	train he1_c5_lr10_1 --layers 1 --seed 1 --he-friendly --quad-shift 5 --activation "$k2" --lr 1e-2
 	base 2 1
-	train he2_c5_kd_1 --layers 2 --seed 1 --he-friendly --quad-shift 5 --activation "$OUT/acts2_1/kernel2.json" --teacher "$OUT/relu2_1.gob" --distill-weight 0.5 --distill-temp 2
+	k22="$OUT/acts2_1/kernel2.json"
+	train he2_c1_1 --layers 2 --seed 1 --he-friendly --quad-shift 1 --activation "$k22"
+	train he2_c5_ones_1 --layers 2 --seed 1 --he-friendly --quad-shift 5 --norm-init ones --activation "$k22"
+	train he2_c5_noclip_1 --layers 2 --seed 1 --he-friendly --quad-shift 5 --activation "$k22" --clip 0
+	train he2_c0.5_1 --layers 2 --seed 1 --he-friendly --quad-shift 0.5 --activation "$k22"
+	train he2_c5_lr10_noclip_1 --layers 2 --seed 1 --he-friendly --quad-shift 5 --activation "$k22" --lr 1e-2 --clip 0
+	train he2_c5_kd_1 --layers 2 --seed 1 --he-friendly --quad-shift 5 --activation "$k22" --teacher "$OUT/relu2_1.gob" --distill-weight 0.5 --distill-temp 2
 fi
 
 # HE-friendly models: encoder export check and value ranges (seed 1)
