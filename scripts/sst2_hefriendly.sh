@@ -69,6 +69,7 @@ if [ "$SWEEP" = 1 ]; then
 	train he2_c5_noclip_1 --layers 2 --seed 1 --he-friendly --quad-shift 5 --activation "$k22" --clip 0
 	train he2_c0.5_1 --layers 2 --seed 1 --he-friendly --quad-shift 0.5 --activation "$k22"
 	train he2_c5_lr10_noclip_1 --layers 2 --seed 1 --he-friendly --quad-shift 5 --activation "$k22" --lr 1e-2 --clip 0
+	train relu2_lr10_noclip_1 --layers 2 --seed 1 --lr 1e-2 --clip 0 # the same for the softmax/ReLU model
 	train he2_c5_kd_1 --layers 2 --seed 1 --he-friendly --quad-shift 5 --activation "$k22" --teacher "$OUT/relu2_1.gob" --distill-weight 0.5 --distill-temp 2
 fi
 
