@@ -23,6 +23,15 @@
 // graph) in ONNX operators, for one sentence length; ExportONNX writes it
 // as an ONNX file.
 //
+// With Config.HEFriendly the whole encoder is a polynomial of the token
+// rows: softmax becomes MPCFormer's 2Quad weight (s + c)² with the fixed
+// normaliser n·c² (Attention.Quad) and LayerNorm an affine map with a
+// calibrated, trained scale (LayerNorm.Affine). Model.Encoder exports such
+// a model as a henn.Encoder and Model.TokenRows computes its input, the
+// client's embedding lookup; CalibrateNorm sets the initial scale, and
+// DistillLoss trains against a teacher's logits (Hinton et al.,
+// arXiv:1503.02531).
+//
 // The encoder follows Vaswani et al., "Attention Is All You Need", NeurIPS
 // 2017, with the post-LN placement for the attention sublayer; LayerNorm is
 // Ba, Kiros & Hinton, arXiv 1607.06450. Token embeddings are initialised
