@@ -16,7 +16,11 @@
 // implemented ones. Run executes a graph in float64; RunWith's Observe hook
 // sees every node's outputs, which is how calibration records the values
 // each activation receives. InferShapes and Summarize report static
-// shapes and parameter counts.
+// shapes and parameter counts; InferShapes uses per-op shape rules, not a
+// forward pass, so learning an untrusted model's shapes does not allocate
+// its activations (the few ops without a rule run on zeros, within 2^24
+// values). A run holds at most RunOptions.MemoryBudget bytes of values
+// (DefaultMemoryBudget, 1 GiB).
 //
 // Convolutions and matrix products go through gonum's BLAS (im2col for
 // Conv). Errors name the failing node and op; an unsupported op is an

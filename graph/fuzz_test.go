@@ -1,6 +1,8 @@
 package graph
 
 import (
+	"errors"
+	"slices"
 	"testing"
 )
 
@@ -82,5 +84,38 @@ func FuzzRunOps(f *testing.F) {
 		g.Nodes = []*Node{n}
 		g.Outputs = []ValueInfo{{Name: "y"}}
 		_, _ = g.Run(nil)
+		// Where the op runs, its shape rule (if any) must give the
+		// shapes it produced: from the input values, and from the
+		// input shapes alone unless the rule says it needs values.
+		in := make([]*Tensor, len(n.Inputs))
+		for i, name := range n.Inputs {
+			in[i] = g.Initializers[name]
+		}
+		out, err := runNode(g, n, in)
+		rule, ok := shapeRules[op]
+		if err != nil || !ok {
+			return
+		}
+		for _, hide := range []bool{false, true} {
+			abs := make([]*absVal, len(in))
+			for i, x := range in {
+				abs[i] = &absVal{shape: x.Shape, val: x}
+				if hide {
+					abs[i].val = nil
+				}
+			}
+			shapes, err := rule(&ctx{g: g, n: n}, abs)
+			if hide && errors.Is(err, errNeedValue) {
+				continue
+			}
+			if err != nil {
+				t.Fatalf("%s runs (output %v) but its shape rule fails: %v", op, out[0].Shape, err)
+			}
+			for i, s := range shapes {
+				if i < len(out) && !slices.Equal(s, out[i].Shape) {
+					t.Fatalf("%s output %d: rule gives %v, the op %v (values hidden: %v)", op, i, s, out[i].Shape, hide)
+				}
+			}
+		}
 	})
 }

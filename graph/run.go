@@ -23,7 +23,17 @@ type RunOptions struct {
 	// AllowNonFinite accepts NaN and ±Inf in the inputs (ONNX's own test
 	// data feeds them to IsNaN-style ops); by default they are an error.
 	AllowNonFinite bool
+	// MemoryBudget bounds, in bytes, the node outputs a run holds (a run
+	// keeps every value until it returns, for Keep and Observe); a node
+	// that would exceed it stops the run with an error naming it. Zero
+	// selects DefaultMemoryBudget; negative values are an error.
+	MemoryBudget int64
 }
+
+// DefaultMemoryBudget is the memory budget of a run when RunOptions leave
+// it zero: 1 GiB of float64 values, far above the plaintext pass of any
+// model krelu compiles (an encrypted run's ring holds at most 2^16 slots).
+const DefaultMemoryBudget = 1 << 30
 
 // Run executes the graph on inputs (one tensor per graph input, in its
 // declared shape) and returns the graph outputs by name. Errors name the
@@ -70,9 +80,16 @@ func (g *Graph) RunWith(inputs map[string]*Tensor, opt RunOptions) (map[string]*
 			return nil, fmt.Errorf("graph: %q is not an input of the model", name)
 		}
 	}
+	budget := opt.MemoryBudget
+	switch {
+	case budget == 0:
+		budget = DefaultMemoryBudget
+	case budget < 0:
+		return nil, fmt.Errorf("graph: the memory budget must be positive, got %d bytes", budget)
+	}
+	var used int64 // bytes of node outputs held by this run
 	for _, n := range g.Nodes {
-		op, ok := ops[n.Op]
-		if !ok {
+		if _, ok := ops[n.Op]; !ok {
 			return nil, &UnsupportedError{Op: n.Op, Node: n.Name}
 		}
 		in := make([]*Tensor, len(n.Inputs))
@@ -86,27 +103,22 @@ func (g *Graph) RunWith(inputs map[string]*Tensor, opt RunOptions) (map[string]*
 			}
 			in[i] = t
 		}
-		out, err := op(&ctx{g: g, n: n}, in)
+		// Refuse before allocating when the op's shape rule knows the
+		// output size; a rule error is left for the op to report.
+		if need, ok := outputBytes(g, n, in); ok && used+need > budget {
+			return nil, budgetErr(n, used+need, budget)
+		}
+		out, err := runNode(g, n, in)
 		if err != nil {
 			return nil, err
 		}
-		// Integer-ness flows from the first input (ONNX ops keep their
-		// input type unless they say otherwise, and those set DType).
-		if len(in) > 0 && in[0] != nil && in[0].DType.IsInt() {
-			for _, t := range out {
-				if t != nil && t.DType == 0 {
-					t.DType = in[0].DType
-				}
+		for _, t := range out {
+			if t != nil {
+				used += 8 * int64(len(t.Data))
 			}
 		}
-		if len(out) < len(n.Outputs) {
-			// Optional trailing outputs the implementation does not
-			// compute must not be requested.
-			for _, name := range n.Outputs[len(out):] {
-				if name != "" {
-					return nil, nodeErr(n, "optional output %q is not supported", name)
-				}
-			}
+		if used > budget {
+			return nil, budgetErr(n, used, budget)
 		}
 		for i, name := range n.Outputs {
 			if name != "" && i < len(out) {
@@ -137,40 +149,66 @@ func (g *Graph) RunWith(inputs map[string]*Tensor, opt RunOptions) (map[string]*
 	return res, nil
 }
 
-// InferShapes returns the static shape of every value (inputs,
-// initializers, node outputs). All supported ops have output shapes that
-// depend only on input shapes and on constant tensors (Reshape's target,
-// Squeeze's axes), so the shapes are found by one run on zero inputs; the
-// cost is one plaintext forward pass.
-func (g *Graph) InferShapes() (map[string][]int, error) {
-	if err := g.Validate(); err != nil {
-		return nil, err
+// runNode runs one node on its inputs (nil for omitted ones) and returns
+// its outputs, at least as many as the node names.
+func runNode(g *Graph, n *Node, in []*Tensor) ([]*Tensor, error) {
+	op, ok := ops[n.Op]
+	if !ok {
+		return nil, &UnsupportedError{Op: n.Op, Node: n.Name}
 	}
-	inputs := make(map[string]*Tensor, len(g.Inputs))
-	for _, in := range g.Inputs {
-		n, err := ShapeSize(in.Shape)
-		if err != nil {
-			return nil, err
-		}
-		inputs[in.Name] = &Tensor{Shape: append([]int(nil), in.Shape...), Data: make([]float64, n)}
-	}
-	shapes := map[string][]int{}
-	for k, v := range g.Initializers {
-		shapes[k] = v.Shape
-	}
-	for _, in := range g.Inputs {
-		shapes[in.Name] = in.Shape
-	}
-	_, err := g.RunWith(inputs, RunOptions{Observe: func(n *Node, outs []*Tensor) error {
-		for i, t := range outs {
-			if t != nil && n.Outputs[i] != "" {
-				shapes[n.Outputs[i]] = append([]int(nil), t.Shape...)
-			}
-		}
-		return nil
-	}})
+	out, err := op(&ctx{g: g, n: n}, in)
 	if err != nil {
 		return nil, err
 	}
-	return shapes, nil
+	// Integer-ness flows from the first input (ONNX ops keep their
+	// input type unless they say otherwise, and those set DType).
+	if len(in) > 0 && in[0] != nil && in[0].DType.IsInt() {
+		for _, t := range out {
+			if t != nil && t.DType == 0 {
+				t.DType = in[0].DType
+			}
+		}
+	}
+	if len(out) < len(n.Outputs) {
+		// Optional trailing outputs the implementation does not
+		// compute must not be requested.
+		for _, name := range n.Outputs[len(out):] {
+			if name != "" {
+				return nil, nodeErr(n, "optional output %q is not supported", name)
+			}
+		}
+	}
+	return out, nil
+}
+
+// outputBytes is the size of a node's outputs when its shape rule can
+// tell it before the node runs.
+func outputBytes(g *Graph, n *Node, in []*Tensor) (int64, bool) {
+	rule, ok := shapeRules[n.Op]
+	if !ok {
+		return 0, false
+	}
+	abs := make([]*absVal, len(in))
+	for i, t := range in {
+		if t != nil {
+			abs[i] = &absVal{shape: t.Shape, val: t, dtype: t.DType}
+		}
+	}
+	shapes, err := rule(&ctx{g: g, n: n}, abs)
+	if err != nil {
+		return 0, false
+	}
+	var b int64
+	for _, s := range shapes {
+		sz, err := ShapeSize(s)
+		if err != nil {
+			return 0, false
+		}
+		b += 8 * int64(sz)
+	}
+	return b, true
+}
+
+func budgetErr(n *Node, need, budget int64) error {
+	return nodeErr(n, "the run's values would take %d MiB, above its memory budget of %d MiB", need>>20, budget>>20)
 }

@@ -190,8 +190,8 @@ func lowerGraph(g *graph.Graph, maxBlock int, multiplex bool) (*graphPlan, error
 	// The input's elements take positions 0…n-1, so the block holds at
 	// least n slots: refuse a wider input before anything input-sized is
 	// allocated. A .henn file of a few hundred bytes may declare 2^28 input
-	// elements; shape inference (which runs the graph on zeros) and the
-	// dry pass below then cost gigabytes (TestLowerGraphHugeInput).
+	// elements; the dry pass below (and shape inference, for the ops it
+	// runs on zeros) would then cost gigabytes (TestLowerGraphHugeInput).
 	if n, err := graph.ShapeSize(in.Shape); err != nil {
 		return nil, fmt.Errorf("henn: input %q: %w", in.Name, err)
 	} else if n > maxBlock {

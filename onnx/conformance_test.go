@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -22,6 +23,13 @@ import (
 const testdataDir = "/usr/share/libonnx-testdata/data"
 
 var conformanceSuites = []string{"node", "pytorch-converted", "pytorch-operator"}
+
+// shapeMismatches collects the cases where graph.InferShapes disagrees
+// with a forward pass on zero inputs; shapeChecks counts the comparisons.
+var (
+	shapeMismatches []string
+	shapeChecks     int
+)
 
 var tableOut = flag.String("table", "", "write the ONNX conformance table (markdown) to this file")
 
@@ -99,6 +107,10 @@ func TestConformance(t *testing.T) {
 			}
 		}
 	}
+	for _, m := range shapeMismatches {
+		t.Errorf("shape inference: %s", m)
+	}
+	t.Logf("shape inference agreed with the forward pass on %d data sets", shapeChecks-len(shapeMismatches))
 	if *tableOut != "" {
 		if err := os.WriteFile(*tableOut, []byte(conformanceTable(results)), 0o644); err != nil {
 			t.Fatal(err)
@@ -233,6 +245,21 @@ func runDataSet(data []byte, m *onnxpb.ModelProto, set string) (caseStatus, stri
 			return statusUnsupported, err.Error()
 		}
 		return statusFail, err.Error()
+	}
+	// Shape inference without the forward pass must agree with the
+	// forward pass on zeros it replaced, wherever that pass runs.
+	if want, err := forwardShapes(g); err == nil {
+		got, err := g.InferShapes()
+		if err != nil {
+			shapeMismatches = append(shapeMismatches, fmt.Sprintf("%s: InferShapes: %v", set, err))
+		} else {
+			for k, w := range want {
+				if s, ok := got[k]; !ok || !slices.Equal(s, w) {
+					shapeMismatches = append(shapeMismatches, fmt.Sprintf("%s: %q inferred %v, forward pass %v", set, k, s, w))
+				}
+			}
+		}
+		shapeChecks++
 	}
 	// Every graph must survive Write → Read with identical results.
 	b, err := Write(g)
