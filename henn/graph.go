@@ -158,6 +158,7 @@ type graphPlan struct {
 	outDim            int
 	inShape, outShape []int
 	ops               []PlanOp
+	boot              *bootPlan // bootstrapped execution (bootstrap.go), or nil
 }
 
 // PlanOp describes one ciphertext step of a compiled graph (for reports).
@@ -171,6 +172,9 @@ type PlanOp struct {
 	Layout    string   `json:"layout"`
 	Depth     int      `json:"depth"`
 	Shape     []int    `json:"shape,omitempty"`
+	// Bootstrap: the step's output is bootstrapped (for its readers, or
+	// one of them: see [Model.Bootstraps]).
+	Bootstrap bool     `json:"bootstrap,omitempty"`
 	Nodes     []string `json:"-"`
 }
 
