@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/krelu/krelu/graph"
 	"github.com/krelu/krelu/he"
 	"github.com/krelu/krelu/levelplan"
 	"github.com/tuneinsight/lattigo/v6/core/rlwe"
@@ -68,6 +69,121 @@ type bootPlan struct {
 	// newGraphServer).
 	pairHead []bool
 	plan     *levelplan.Result
+	// factor[i] > 1 means value i's ciphertext holds its values divided
+	// by factor[i], so that what is bootstrapped stays within
+	// [−1/2, 1/2] on the calibration inputs (see setFactors).
+	factor []float64
+	// bounds are the calibrated max |value| of the bootstrapped values
+	// before division (nil without calibration inputs).
+	bounds map[int]float64
+}
+
+// factor is the divisor of value i's ciphertext (1 without bootstrapping).
+func (gp *graphPlan) factor(i int) float64 {
+	if gp.boot == nil || gp.boot.factor == nil {
+		return 1
+	}
+	return gp.boot.factor[i]
+}
+
+// maxSquares runs g on the calibration inputs and returns, for every
+// degree-2 krelu.Poly node, the largest value of the square the encrypted
+// evaluator computes for it, (x + c1/(2·c2))² over the node's inputs x.
+func maxSquares(g *graph.Graph, calib []*graph.Tensor) (map[string]float64, error) {
+	type polyIn struct {
+		node string
+		t    float64
+	}
+	want := map[string][]polyIn{} // tensor name → poly nodes reading it
+	for _, n := range g.Nodes {
+		if n.Op != graph.OpPoly || len(n.Inputs) == 0 {
+			continue
+		}
+		c := n.AttrFloats("coefficients")
+		if len(c) != 3 || c[2] == 0 {
+			continue
+		}
+		want[n.Inputs[0]] = append(want[n.Inputs[0]], polyIn{nodeName(n), c[1] / (2 * c[2])})
+	}
+	out := map[string]float64{}
+	in := g.Inputs[0]
+	for k, x := range calib {
+		var keep []string
+		for name := range want {
+			keep = append(keep, name)
+		}
+		vals, err := g.RunWith(map[string]*graph.Tensor{in.Name: x}, graph.RunOptions{Keep: keep})
+		if err != nil {
+			return nil, fmt.Errorf("calibration input %d: %w", k, err)
+		}
+		for name, ps := range want {
+			t, ok := vals[name]
+			if !ok {
+				if t = x; name != in.Name {
+					return nil, fmt.Errorf("calibration: activation input %q not computed", name)
+				}
+			}
+			for _, p := range ps {
+				m := out[p.node]
+				for _, v := range t.Data {
+					m = math.Max(m, (v+p.t)*(v+p.t))
+				}
+				out[p.node] = m
+			}
+		}
+	}
+	return out, nil
+}
+
+// setFactors chooses the divisors that keep every bootstrapped value
+// within [−1/2, 1/2] on the calibration inputs. Lattigo's bootstrapping
+// approximates the modular reduction by a scaled sine on values of
+// magnitude ≤ 1 at the scale q0/2^LogMessageRatio (Cheon, Han, Kim, Kim,
+// Song, "Bootstrapping for Approximate Homomorphic Encryption",
+// EUROCRYPT 2018; Bossuat et al., ePrint 2022/024); a square of a
+// pre-activation of 10 is 100, where that approximation fails (the
+// deep model's logits moved by 0.2 without this). The linear step before
+// the square divides by g, so the square holds z/g² and every reader
+// multiplies its weights by g² — the division costs no level, only
+// log2(g²) bits of the bootstrap's precision. Half the range is margin for
+// inputs larger than the calibration ones.
+func (bp *bootPlan) setFactors(gp *graphPlan, sq map[string]float64) {
+	vals := gp.values
+	bp.factor = make([]float64, len(vals))
+	bp.bounds = map[int]float64{}
+	need := make([]float64, len(vals)) // per square: largest bootstrapped bound
+	for key := range bp.edges {
+		a := key[0]
+		terms, s := 1.0, a
+		if vals[a].kind == gvRotSum {
+			for _, st := range vals[a].steps {
+				terms *= float64(len(st))
+			}
+			s = vals[a].src
+		}
+		if vals[s].kind != gvSquare {
+			continue // the input or a linear output: not a square
+		}
+		b := terms * sq[vals[s].name]
+		bp.bounds[a] = b
+		need[s] = max(need[s], b)
+	}
+	for i := range vals {
+		bp.factor[i] = 1
+	}
+	for s, v := range vals {
+		if v.kind == gvSquare && bp.pairHead[v.src] && need[s] > 0.5 {
+			bp.factor[v.src] = math.Sqrt(2 * need[s])
+		}
+	}
+	for i, v := range vals {
+		switch v.kind {
+		case gvSquare:
+			bp.factor[i] = bp.factor[v.src] * bp.factor[v.src]
+		case gvRotSum:
+			bp.factor[i] = bp.factor[v.src]
+		}
+	}
 }
 
 // sources lists the values a step reads.
@@ -239,7 +355,7 @@ func (bp *bootPlan) check(gp *graphPlan) error {
 }
 
 // compileBootstrapped finishes CompileGraph for a graph that bootstraps.
-func compileBootstrapped(gp *graphPlan, t bootTarget, opts Options) (*Model, error) {
+func compileBootstrapped(g *graph.Graph, gp *graphPlan, t bootTarget, opts Options) (*Model, error) {
 	params := t.Residual()
 	if n := params.MaxSlots(); n < gp.block {
 		return nil, fmt.Errorf("%w: the packing needs %d slots per input, bootstrapping preset %s has %d", ErrTooDeep, gp.block, t.Name(), n)
@@ -247,6 +363,16 @@ func compileBootstrapped(gp *graphPlan, t bootTarget, opts Options) (*Model, err
 	bp, err := planBootstraps(gp, t)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Calibration != nil {
+		sq, err := maxSquares(g, opts.Calibration)
+		if err != nil {
+			return nil, err
+		}
+		bp.setFactors(gp, sq)
+		if bp.factor[gp.out] != 1 {
+			return nil, errors.New("henn: the output would be rescaled for bootstrapping (internal error)")
+		}
 	}
 	gp.boot = bp
 	depth := gp.values[gp.out].depth

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sort"
 
+	"github.com/krelu/krelu/graph"
 	"github.com/krelu/krelu/he"
 	"github.com/tuneinsight/lattigo/v6/schemes/ckks"
 )
@@ -66,6 +67,12 @@ type Options struct {
 	// it a graph deeper than every chain bootstraps under the preset of
 	// LogN (LogN 0: the smallest ring that holds the packing).
 	Bootstrap *he.BootstrapParams
+	// Calibration are inputs (in the graph's input shape) on which a
+	// bootstrapping model measures the values it bootstraps, to keep them
+	// within the range Lattigo's bootstrapping is precise on (see
+	// setFactors in bootstrap.go). nil: values are bootstrapped as they
+	// are, which loses precision when they exceed 1/2.
+	Calibration []*graph.Tensor
 	// boot overrides Bootstrap in tests (insecure toy parameters).
 	boot bootTarget
 }

@@ -41,10 +41,10 @@ func CompileGraph(g *graph.Graph, opts Options) (*Model, error) {
 	}
 	depth := gp.values[gp.out].depth
 	if opts.boot != nil {
-		return compileBootstrapped(gp, opts.boot, opts)
+		return compileBootstrapped(g, gp, opts.boot, opts)
 	}
 	if opts.Bootstrap != nil {
-		return compileBootstrapped(gp, opts.Bootstrap, opts)
+		return compileBootstrapped(g, gp, opts.Bootstrap, opts)
 	}
 	choice, err := ChooseParams(depth, gp.block, opts.LogN)
 	if errors.Is(err, ErrTooDeep) && maxBlock >= gp.block {
@@ -53,7 +53,7 @@ func CompileGraph(g *graph.Graph, opts Options) (*Model, error) {
 		if berr != nil {
 			return nil, fmt.Errorf("%w; bootstrapping: %v", err, berr)
 		}
-		return compileBootstrapped(gp, bt, opts)
+		return compileBootstrapped(g, gp, bt, opts)
 	}
 	if err != nil {
 		return nil, err
@@ -241,6 +241,11 @@ func newGraphServer(s *Server, gp *graphPlan) (*graphServer, error) {
 			for _, b := range v.lin.bias {
 				if b != 0 {
 					ls.bias = spread(v.lin.bias, S)
+					if f := gp.factor(i); f != 1 {
+						for k := range ls.bias {
+							ls.bias[k] /= f
+						}
+					}
 					break
 				}
 			}
@@ -271,6 +276,10 @@ func newGraphServer(s *Server, gp *graphPlan) (*graphServer, error) {
 					vec []float64
 				}
 				var jobs []job
+				// The source's ciphertext holds its values divided by
+				// factor(src), this step's holds them divided by
+				// factor(i) (bootstrap.go).
+				rel := gp.factor(p.src) / gp.factor(i)
 				for k := range ps.giants {
 					for t := range ps.giants[k].terms {
 						bt := &ps.giants[k].terms[t]
@@ -280,7 +289,7 @@ func newGraphServer(s *Server, gp *graphPlan) (*graphServer, error) {
 						// rot_g(pt) must equal d_r, so pt = rot_{−g}(d_r).
 						shifted := make([]float64, B)
 						for q := range shifted {
-							shifted[q] = d[mod(q-g, B)]
+							shifted[q] = d[mod(q-g, B)] * rel
 						}
 						jobs = append(jobs, job{bt, spread(shifted, S)})
 					}

@@ -66,6 +66,10 @@ type PlanReport struct {
 	PerCiphertext int      `json:"inputs_per_ciphertext"`
 	RotationKeys  int      `json:"rotation_keys"`
 	Steps         []PlanOp `json:"steps"`
+	// BootstrapBounds are the largest calibrated magnitudes of the values
+	// bootstrapped (before their division into the bootstrap's range), by
+	// step index.
+	BootstrapBounds map[int]float64 `json:"bootstrap_value_bounds,omitempty"`
 	// For a model that bootstraps: the level inputs are encrypted at, the
 	// levels after each bootstrap, the bootstraps one ciphertext goes
 	// through, and the bootstrapping keys' size predicted from the
@@ -83,6 +87,7 @@ func planReport(m *Model) *PlanReport {
 	if m.NeedsBootstrapKeys() {
 		r.Bootstraps = m.Bootstraps()
 		r.LevelsAfterBoot = m.gp.boot.target.LevelsAfter()
+		r.BootstrapBounds = m.gp.boot.bounds
 		if bp := m.BootstrapParams(); bp != nil {
 			r.BootstrapKeyBytes = bp.KeyBytesEstimate()
 		}
@@ -293,6 +298,11 @@ type InferConfig struct {
 	// the planned bootstraps executed, even when a modulus chain would
 	// hold the model (a model deeper than every chain bootstraps anyway).
 	Bootstrap bool
+	// Calib (a source, rewrite.SourceHelp) and CalibLimit: inputs on which
+	// a model that bootstraps measures the values it bootstraps (see
+	// Options.Calibration). Required when the model bootstraps.
+	Calib      string
+	CalibLimit int
 }
 
 // InferReport is the outcome of [InferFile].
@@ -396,9 +406,19 @@ func InferFile(cfg InferConfig) (*InferReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := CompileGraph(g, Options{LogN: cfg.LogN, Bootstrap: bt})
+	var calib []*graph.Tensor
+	if cfg.Calib != "" {
+		if calib, _, err = rewrite.LoadInputs(cfg.Calib, g.Inputs[0].Shape, cfg.CalibLimit); err != nil {
+			return nil, fmt.Errorf("calibration data: %w", err)
+		}
+	}
+	m, err := CompileGraph(g, Options{LogN: cfg.LogN, Bootstrap: bt, Calibration: calib})
 	if err != nil {
 		return nil, err
+	}
+	if m.NeedsBootstrapKeys() && calib == nil {
+		return nil, fmt.Errorf("the model bootstraps (%d bootstraps per ciphertext under %s): give --calib SOURCE, inputs on which the values it bootstraps are measured and scaled into the bootstrap's precise range (%s)",
+			len(m.Bootstraps()), m.Preset(), rewrite.SourceHelp)
 	}
 	rep.Plan = planReport(m)
 	flat := make([][]float64, len(in))

@@ -28,7 +28,7 @@ func isGraphModel(args []string) bool {
 // inferGraph is `krelu infer --model MODEL.onnx|MODEL.henn --input X.npy`.
 func inferGraph(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("infer", stderr)
-	setUsage(fs, stderr, "krelu infer --model MODEL.onnx|MODEL.henn --input X.npy [--labels Y.npy] [--encrypted [--bootstrap]] [--limit N] [--json]", "")
+	setUsage(fs, stderr, "krelu infer --model MODEL.onnx|MODEL.henn --input X.npy [--labels Y.npy] [--encrypted [--bootstrap] [--calib SOURCE]] [--limit N] [--json]", "")
 	model := fs.String("model", "", "model: .onnx (plaintext) or .henn (from krelu compile; plaintext or --encrypted)")
 	input := fs.String("input", "", "inputs (required): "+rewrite.SourceHelp)
 	labels := fs.String("labels", "", "labels .npy (class indices), for accuracy")
@@ -38,6 +38,8 @@ func inferGraph(args []string, stdout, stderr io.Writer) error {
 	logN := fs.Int("logn", 0, "force the ring degree 2^LOGN (0: smallest secure one that fits)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	bootstrap := fs.Bool("bootstrap", false, "with --encrypted: run under the bootstrapping preset of --logn (0: LogN 15) with the planned bootstraps executed, even when a modulus chain holds the model (needs ≈ 12 GB of RAM at LogN 15)")
+	calib := fs.String("calib", "", "with --encrypted, for a model that bootstraps (required then): inputs on which the bootstrapped values are measured and scaled into the bootstrap's precise range: "+rewrite.SourceHelp)
+	calibLimit := fs.Int("calib-limit", 1000, "calibration inputs to use (0: all)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -52,6 +54,10 @@ func inferGraph(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w: --labels %q: want an .npy file", errUsage, *labels)
 	case *input == "":
 		return fmt.Errorf("%w: --input is required (%s)", errUsage, rewrite.SourceHelp)
+	case *calibLimit < 0:
+		return fmt.Errorf("%w: --calib-limit %d: want ≥ 0", errUsage, *calibLimit)
+	case *calib != "" && !*encrypted:
+		return fmt.Errorf("%w: --calib needs --encrypted (it calibrates the bootstraps of the encrypted run)", errUsage)
 	case *bootstrap && !*encrypted:
 		return fmt.Errorf("%w: --bootstrap needs --encrypted", errUsage)
 	case *bootstrap && *logN != 0 && *logN != 15 && *logN != 16:
@@ -59,7 +65,7 @@ func inferGraph(args []string, stdout, stderr io.Writer) error {
 	case *encrypted && !strings.HasSuffix(*model, ".henn"):
 		return fmt.Errorf("%w: --encrypted needs a .henn model (make one with krelu compile %s --calib SOURCE -o MODEL.henn)", errUsage, *model)
 	}
-	rep, err := henn.InferFile(henn.InferConfig{Model: *model, Input: *input, Labels: *labels, Encrypted: *encrypted, Offset: *offset, Limit: *limit, LogN: *logN, Bootstrap: *bootstrap})
+	rep, err := henn.InferFile(henn.InferConfig{Model: *model, Input: *input, Labels: *labels, Encrypted: *encrypted, Offset: *offset, Limit: *limit, LogN: *logN, Bootstrap: *bootstrap, Calib: *calib, CalibLimit: *calibLimit})
 	if err != nil {
 		return err
 	}
