@@ -451,3 +451,36 @@ func TestBootstrappedGraphSecure(t *testing.T) {
 		}
 	}
 }
+
+// TestInspectBootstrap: krelu inspect --bootstrap reports the executed
+// bootstraps of a .henn model, and the plan without the switch has none.
+func TestInspectBootstrap(t *testing.T) {
+	g := testGraph(rand.New(rand.NewPCG(7, 8)))
+	path := t.TempDir() + "/m.henn"
+	if err := WriteModelFile(path, &ModelFile{Source: "test", Graph: g}); err != nil {
+		t.Fatal(err)
+	}
+	ins, err := Inspect(path, 0, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := ins.Plan
+	if p == nil || p.Preset != "N15-BTP4" || len(p.Bootstraps) == 0 || p.LevelsAfterBoot != 4 || p.BootstrapKeyBytes <= 0 {
+		t.Fatalf("plan %+v: want N15-BTP4 with bootstraps", p)
+	}
+	marked := 0
+	for _, s := range p.Steps {
+		if s.Bootstrap {
+			marked++
+		}
+	}
+	if marked == 0 {
+		t.Error("no step is marked as bootstrapped")
+	}
+	if ins, err = Inspect(path, 0, false); err != nil || len(ins.Plan.Bootstraps) != 0 {
+		t.Errorf("without --bootstrap: %d bootstraps, err %v", len(ins.Plan.Bootstraps), err)
+	}
+	if _, err := Inspect(path, 14, true); err == nil || !strings.Contains(err.Error(), "LogN 14") {
+		t.Errorf("--bootstrap --logn 14: error %v, want one naming LogN 14", err)
+	}
+}
