@@ -5,7 +5,7 @@
 #   LOGN=15 bash scripts/depth_table.sh    # LogN 15 preset (keys 4 GB; 10.3 GB peak RAM)
 #   TRAIN=1 bash scripts/depth_table.sh    # also retrain models/deep with PyTorch (≈ 16 min on 1 core)
 #   ENC=1 [N=32] [OFFSET=0] bash scripts/depth_table.sh   # also encrypted inference of N test images (≈ 8 GB RAM)
-#   BOOT=1 [BOOT_N=16] bash scripts/depth_table.sh        # also the deep model with executed bootstraps at
+#   BOOT=1 [BOOT_N=16] [BOOT_OFFSET=0] bash scripts/depth_table.sh  # the deep model with executed bootstraps at
 #                                                          # N15-BTP4 (4 per ciphertext; ≈ 10 GB RAM with GOMEMLIMIT=8GiB)
 #   ONLY=1 (with ENC=1 and/or BOOT=1)                       # skip steps 1–4 (the LogN 16 bootstrap of step 3
 #                                                          # alone needs > 14 GB)
@@ -71,7 +71,8 @@ if [ "${BOOT:-0}" = 1 ]; then
   [ -f "$OUT/kernel2.henn" ] || $K compile models/deep/rescnn_kernel2.onnx --calib mnist:train --calib-limit 200 \
     --holdout mnist:test --holdout-limit 1000 -o "$OUT/kernel2.henn"
   $K inspect "$OUT/kernel2.henn" --bootstrap --logn 15
-  GOMEMLIMIT=${GOMEMLIMIT:-8GiB} "${TIMEV[@]}" $K infer --model "$OUT/kernel2.henn" --input mnist:test --limit "${BOOT_N:-16}" \
-    --encrypted --bootstrap --logn 15 --calib mnist:train --calib-limit 1000 --json > "$OUT/encrypted_boot15_0_${BOOT_N:-16}.json"
-  cat "$OUT/encrypted_boot15_0_${BOOT_N:-16}.json"
+  BO=${BOOT_OFFSET:-0}
+  GOMEMLIMIT=${GOMEMLIMIT:-8GiB} "${TIMEV[@]}" $K infer --model "$OUT/kernel2.henn" --input mnist:test --offset "$BO" --limit "${BOOT_N:-16}" \
+    --encrypted --bootstrap --logn 15 --calib mnist:train --calib-limit 1000 --json > "$OUT/encrypted_boot15_${BO}_${BOOT_N:-16}.json"
+  cat "$OUT/encrypted_boot15_${BO}_${BOOT_N:-16}.json"
 fi
