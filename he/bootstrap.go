@@ -114,6 +114,9 @@ func NewBootstrapParams(p BootstrapPreset) (*BootstrapParams, error) {
 	return &BootstrapParams{Preset: p.Name, btp: btp}, nil
 }
 
+// Name is the preset's name (e.g. N15-BTP4).
+func (bp *BootstrapParams) Name() string { return bp.Preset }
+
 // Residual returns the parameters circuits, keys and ciphertexts use.
 func (bp *BootstrapParams) Residual() ckks.Parameters { return bp.btp.ResidualParameters }
 

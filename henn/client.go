@@ -71,24 +71,7 @@ func (c *Client) EncryptBatch(l Layout, inputs [][]float64) (*Ciphertexts, error
 		group := inputs[start:min(start+per, len(inputs))]
 		var cts []*rlwe.Ciphertext
 		if l.Mode == Packed {
-			v := make([]float64, n)
-			for f := 0; f < l.Block; f++ {
-				if l.Copies > 1 {
-					// Copy s is the input rotated by s·CopyShift features.
-					for s := 0; s < l.Copies; s++ {
-						if j := (f + s*l.CopyShift) % l.InPeriod; j < l.InputDim {
-							v[f*l.Stride+s] = group[0][j]
-						}
-					}
-					continue
-				}
-				if j := f % l.InPeriod; j < l.InputDim {
-					for s, x := range group {
-						v[f*l.Stride+s] = x[j]
-					}
-				}
-			}
-			ct, err := c.owner.Encrypt(v, l.Level)
+			ct, err := c.owner.Encrypt(packedSlots(l, group), l.Level)
 			if err != nil {
 				return nil, err
 			}
@@ -113,6 +96,28 @@ func (c *Client) EncryptBatch(l Layout, inputs [][]float64) (*Ciphertexts, error
 		out.Counts = append(out.Counts, len(group))
 	}
 	return out, nil
+}
+
+// packedSlots is the slot vector of one Packed ciphertext holding group.
+func packedSlots(l Layout, group [][]float64) []float64 {
+	v := make([]float64, l.Params.MaxSlots())
+	for f := 0; f < l.Block; f++ {
+		if l.Copies > 1 {
+			// Copy s is the input rotated by s·CopyShift features.
+			for s := 0; s < l.Copies; s++ {
+				if j := (f + s*l.CopyShift) % l.InPeriod; j < l.InputDim {
+					v[f*l.Stride+s] = group[0][j]
+				}
+			}
+			continue
+		}
+		if j := f % l.InPeriod; j < l.InputDim {
+			for s, x := range group {
+				v[f*l.Stride+s] = x[j]
+			}
+		}
+	}
+	return v
 }
 
 // DecryptLogits decrypts the server's output into one logit vector per

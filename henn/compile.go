@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"sort"
 
+	"github.com/krelu/krelu/graph"
+	"github.com/krelu/krelu/he"
 	"github.com/tuneinsight/lattigo/v6/schemes/ckks"
 )
 
@@ -60,6 +62,19 @@ type Options struct {
 	// NoMultiplex (graphs) keeps one channel per plane of the gapped grid
 	// instead of packing channels into the gaps.
 	NoMultiplex bool
+	// Bootstrap (graphs) compiles for bootstrapped execution under these
+	// parameters even when a modulus chain would hold the model. Without
+	// it a graph deeper than every chain bootstraps under the preset of
+	// LogN (LogN 0: the smallest ring that holds the packing).
+	Bootstrap *he.BootstrapParams
+	// Calibration are inputs (in the graph's input shape) on which a
+	// bootstrapping model measures the values it bootstraps, to keep them
+	// within the range Lattigo's bootstrapping is precise on (see
+	// setFactors in bootstrap.go). nil: values are bootstrapped as they
+	// are, which loses precision when they exceed 1/2.
+	Calibration []*graph.Tensor
+	// boot overrides Bootstrap in tests (insecure toy parameters).
+	boot bootTarget
 }
 
 // Auto (for [Run] only) evaluates the inputs in the Slots layout for
@@ -115,6 +130,9 @@ type Model struct {
 	ffn    *ffnPlan
 	gp     *graphPlan // compiled from a model graph (graphserver.go)
 	opts   Options
+	// depth is the levels one evaluation consumes when it bootstraps (the
+	// layout's Level is then the input level, not the depth).
+	depth int
 
 	// Packed: per linear stage, the diagonal structure.
 	diag []*diagMap
@@ -130,7 +148,12 @@ func (m *Model) Params() ckks.Parameters { return m.layout.Params }
 func (m *Model) Preset() string { return m.preset }
 
 // Depth is the number of levels one evaluation consumes.
-func (m *Model) Depth() int { return m.layout.Level }
+func (m *Model) Depth() int {
+	if m.depth > 0 {
+		return m.depth
+	}
+	return m.layout.Level
+}
 
 // Rotations returns the slot rotations the server needs Galois keys for.
 func (m *Model) Rotations() []int {

@@ -50,6 +50,14 @@
 // one linear step; [ModelFile] is its versioned .henn file and
 // [LoadModel] reads and compiles one (graph.go, graphserver.go).
 //
+// Bootstrapping: a graph deeper than every modulus chain (or any graph
+// with Options.Bootstrap) is compiled under a bootstrapping preset of
+// package he; package levelplan places the bootstraps on its ciphertext
+// steps (Orion's dynamic program, Ebel et al., arXiv 2311.03470), the
+// client adds bootstrapping keys ([Client.BootstrapKeys], evaluation keys
+// only) and [NewBootstrapServer] executes the plan; [Model.Bootstraps]
+// lists where (bootstrap.go).
+//
 // Example:
 //
 //	m, _ := henn.Compile(net, henn.Options{Mode: henn.Packed})

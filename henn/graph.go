@@ -158,19 +158,23 @@ type graphPlan struct {
 	outDim            int
 	inShape, outShape []int
 	ops               []PlanOp
+	boot              *bootPlan // bootstrapped execution (bootstrap.go), or nil
 }
 
 // PlanOp describes one ciphertext step of a compiled graph (for reports).
 type PlanOp struct {
-	Kind      string   `json:"kind"` // input, linear, square, rotsum
-	Name      string   `json:"name"` // graph nodes it covers
-	Level     int      `json:"level"`
-	Sources   []int    `json:"sources,omitempty"`
-	Rotations int      `json:"rotations"`
-	Products  int      `json:"plaintext_products"`
-	Layout    string   `json:"layout"`
-	Depth     int      `json:"depth"`
-	Shape     []int    `json:"shape,omitempty"`
+	Kind      string `json:"kind"` // input, linear, square, rotsum
+	Name      string `json:"name"` // graph nodes it covers
+	Level     int    `json:"level"`
+	Sources   []int  `json:"sources,omitempty"`
+	Rotations int    `json:"rotations"`
+	Products  int    `json:"plaintext_products"`
+	Layout    string `json:"layout"`
+	Depth     int    `json:"depth"`
+	Shape     []int  `json:"shape,omitempty"`
+	// Bootstrap: the step's output is bootstrapped (for its readers, or
+	// one of them: see [Model.Bootstraps]).
+	Bootstrap bool     `json:"bootstrap,omitempty"`
 	Nodes     []string `json:"-"`
 }
 

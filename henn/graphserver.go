@@ -3,6 +3,8 @@ package henn
 import (
 	"errors"
 	"fmt"
+	"math"
+	"math/big"
 	"sort"
 
 	"github.com/krelu/krelu/graph"
@@ -38,7 +40,21 @@ func CompileGraph(g *graph.Graph, opts Options) (*Model, error) {
 		return nil, err
 	}
 	depth := gp.values[gp.out].depth
+	if opts.boot != nil {
+		return compileBootstrapped(g, gp, opts.boot, opts)
+	}
+	if opts.Bootstrap != nil {
+		return compileBootstrapped(g, gp, opts.Bootstrap, opts)
+	}
 	choice, err := ChooseParams(depth, gp.block, opts.LogN)
+	if errors.Is(err, ErrTooDeep) && maxBlock >= gp.block {
+		// Deeper than every chain: bootstrap.
+		bt, berr := autoBootTarget(opts.LogN, gp.block)
+		if berr != nil {
+			return nil, fmt.Errorf("%w; bootstrapping: %v", err, berr)
+		}
+		return compileBootstrapped(g, gp, bt, opts)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -69,8 +85,16 @@ func (m *Model) InputShape() []int {
 
 func (gp *graphPlan) describe(depth int) {
 	gp.ops = nil
-	for _, v := range gp.values {
+	for i, v := range gp.values {
 		op := PlanOp{Name: v.name, Level: depth - v.depth, Depth: v.depth}
+		if gp.boot != nil {
+			op.Level = gp.boot.levels[i]
+			for _, b := range gp.boot.points {
+				if b.After == i {
+					op.Bootstrap = true
+				}
+			}
+		}
 		switch v.kind {
 		case gvInput:
 			op.Kind = "input"
@@ -175,30 +199,53 @@ func newGraphServer(s *Server, gp *graphPlan) (*graphServer, error) {
 	S := s.m.layout.Stride
 	B := gp.block
 	budget := int64(maxCachedPlaintextBytes)
+	boot := gp.boot
+	delta := params.DefaultScale()
 	for i, v := range gp.values {
 		gs.levels[i] = L - v.depth
+		if boot != nil {
+			gs.levels[i] = boot.levels[i]
+		}
 		switch v.kind {
 		case gvInput:
-			gs.scales[i] = params.DefaultScale()
+			gs.scales[i] = delta
 		case gvSquare, gvRotSum:
 			gs.last[v.src] = i
 			gs.scales[i] = gs.scales[v.src]
 			if v.kind == gvSquare {
-				q := rlwe.NewScale(params.Q()[gs.levels[v.src]])
+				q := rlwe.NewScale(params.Q()[gs.levels[i]+1])
 				gs.scales[i] = gs.scales[v.src].Mul(gs.scales[v.src]).Div(q)
+				// With bootstrapping the linear step before the square
+				// targets √(Δ·q), so the square lands on Δ up to
+				// rounding of the square root (relative 1e-16), which is
+				// named Δ exactly: a ciphertext bootstrapped at level 0
+				// needs a power-of-two scale (he.CheckBootstrapInput).
+				if r := gs.scales[i].Float64() / delta.Float64(); boot != nil && math.Abs(r-1) < 1e-12 {
+					gs.scales[i] = delta
+				}
 			}
 		case gvLinear:
 			lvl := gs.levels[i] + 1
 			q := rlwe.NewScale(params.Q()[lvl])
-			acc := params.DefaultScale().Mul(q)
-			gs.scales[i] = params.DefaultScale()
-			ls := &gLinServer{out: params.DefaultScale()}
+			out := delta
+			if boot != nil && boot.pairHead[i] {
+				f := new(big.Float).Mul(&delta.Value, big.NewFloat(float64(params.Q()[lvl-1])))
+				out = rlwe.NewScale(new(big.Float).Sqrt(f))
+			}
+			acc := out.Mul(q)
+			gs.scales[i] = out
+			ls := &gLinServer{out: out}
 			for _, st := range v.lin.sum {
 				ls.sum = append(ls.sum, st*S)
 			}
 			for _, b := range v.lin.bias {
 				if b != 0 {
 					ls.bias = spread(v.lin.bias, S)
+					if f := gp.factor(i); f != 1 {
+						for k := range ls.bias {
+							ls.bias[k] /= f
+						}
+					}
 					break
 				}
 			}
@@ -229,6 +276,10 @@ func newGraphServer(s *Server, gp *graphPlan) (*graphServer, error) {
 					vec []float64
 				}
 				var jobs []job
+				// The source's ciphertext holds its values divided by
+				// factor(src), this step's holds them divided by
+				// factor(i) (bootstrap.go).
+				rel := gp.factor(p.src) / gp.factor(i)
 				for k := range ps.giants {
 					for t := range ps.giants[k].terms {
 						bt := &ps.giants[k].terms[t]
@@ -238,7 +289,7 @@ func newGraphServer(s *Server, gp *graphPlan) (*graphServer, error) {
 						// rot_g(pt) must equal d_r, so pt = rot_{−g}(d_r).
 						shifted := make([]float64, B)
 						for q := range shifted {
-							shifted[q] = d[mod(q-g, B)]
+							shifted[q] = d[mod(q-g, B)] * rel
 						}
 						jobs = append(jobs, job{bt, spread(shifted, S)})
 					}
@@ -291,14 +342,44 @@ func (gs *graphServer) eval(in *rlwe.Ciphertext) (*rlwe.Ciphertext, error) {
 	s := gs.s
 	cts := make([]*rlwe.Ciphertext, len(gs.gp.values))
 	cts[0] = s.atLevel(in, gs.levels[0])
+	// refreshed holds bootstrapped ciphertexts, keyed like bootPlan.edges.
+	refreshed := map[[2]int]*rlwe.Ciphertext{}
 	for i := 1; i < len(gs.gp.values); i++ {
 		v := gs.gp.values[i]
+		// get returns source src as step i reads it: bootstrapped when
+		// the plan says so (once per bootstrap, shared by its readers).
+		get := func(src int) (*rlwe.Ciphertext, error) {
+			bp := gs.gp.boot
+			if bp == nil || !bp.refreshed(src, i) {
+				return cts[src], nil
+			}
+			key := [2]int{src, i}
+			if !bp.edges[key] {
+				key = [2]int{src, -1}
+			}
+			if c, ok := refreshed[key]; ok {
+				return c, nil
+			}
+			c, err := gs.refresh(cts[src], gs.gp.values[src].name)
+			if err != nil {
+				return nil, err
+			}
+			refreshed[key] = c
+			return c, nil
+		}
 		var err error
 		switch v.kind {
 		case gvSquare:
-			cts[i], err = s.square(cts[v.src], serverStage{outScale: gs.scales[i]})
+			var x *rlwe.Ciphertext
+			if x, err = get(v.src); err == nil {
+				cts[i], err = s.square(s.atLevel(x, gs.levels[i]+1), serverStage{outScale: gs.scales[i]})
+			}
 		case gvRotSum:
-			x := cts[v.src].CopyNew()
+			var x *rlwe.Ciphertext
+			if x, err = get(v.src); err != nil {
+				break
+			}
+			x = s.atLevel(x, gs.levels[i]).CopyNew()
 			for _, st := range v.steps {
 				acc := x.CopyNew()
 				for _, o := range st {
@@ -317,7 +398,7 @@ func (gs *graphServer) eval(in *rlwe.Ciphertext) (*rlwe.Ciphertext, error) {
 			}
 			cts[i] = x
 		case gvLinear:
-			cts[i], err = gs.linear(gs.lins[i], cts)
+			cts[i], err = gs.linear(gs.lins[i], get)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", v.name, err)
@@ -326,17 +407,27 @@ func (gs *graphServer) eval(in *rlwe.Ciphertext) (*rlwe.Ciphertext, error) {
 		for j := range i {
 			if cts[j] != nil && gs.last[j] <= i {
 				cts[j] = nil
+				delete(refreshed, [2]int{j, -1})
+			}
+		}
+		for k := range refreshed {
+			if k[1] == i {
+				delete(refreshed, k)
 			}
 		}
 	}
 	return cts[gs.gp.out], nil
 }
 
-func (gs *graphServer) linear(ls *gLinServer, cts []*rlwe.Ciphertext) (*rlwe.Ciphertext, error) {
+func (gs *graphServer) linear(ls *gLinServer, get func(src int) (*rlwe.Ciphertext, error)) (*rlwe.Ciphertext, error) {
 	s := gs.s
 	var total *rlwe.Ciphertext
 	for _, p := range ls.parts {
-		x := s.atLevel(cts[p.src], p.level)
+		src, err := get(p.src)
+		if err != nil {
+			return nil, err
+		}
+		x := s.atLevel(src, p.level)
 		rotated, err := s.rotateMany(x, p.babies)
 		if err != nil {
 			return nil, fmt.Errorf("baby steps: %w", err)

@@ -11,6 +11,8 @@ import (
 
 	"github.com/krelu/krelu/approx"
 	"github.com/krelu/krelu/graph"
+	"github.com/krelu/krelu/he"
+	"github.com/krelu/krelu/internal/cputime"
 	"github.com/krelu/krelu/levelplan"
 	"github.com/krelu/krelu/onnx"
 	"github.com/krelu/krelu/rewrite"
@@ -64,12 +66,50 @@ type PlanReport struct {
 	PerCiphertext int      `json:"inputs_per_ciphertext"`
 	RotationKeys  int      `json:"rotation_keys"`
 	Steps         []PlanOp `json:"steps"`
+	// BootstrapBounds are the largest calibrated magnitudes of the values
+	// bootstrapped (before their division into the bootstrap's range), by
+	// step index.
+	BootstrapBounds map[int]float64 `json:"bootstrap_value_bounds,omitempty"`
+	// For a model that bootstraps: the level inputs are encrypted at, the
+	// levels after each bootstrap, the bootstraps one ciphertext goes
+	// through, and the bootstrapping keys' size predicted from the
+	// parameters (he.BootstrapParams.KeyBytesEstimate).
+	InputLevel        int              `json:"input_level"`
+	LevelsAfterBoot   int              `json:"levels_after_bootstrap,omitempty"`
+	Bootstraps        []BootstrapPoint `json:"bootstraps,omitempty"`
+	BootstrapKeyBytes int64            `json:"bootstrap_key_bytes_estimate,omitempty"`
 }
 
 func planReport(m *Model) *PlanReport {
 	l := m.Layout()
-	return &PlanReport{Preset: m.Preset(), LogN: l.Params.LogN(), Levels: m.Depth(), Block: l.Block,
-		PerCiphertext: l.PerCiphertext(), RotationKeys: len(m.Rotations()), Steps: m.Plan()}
+	r := &PlanReport{Preset: m.Preset(), LogN: l.Params.LogN(), Levels: m.Depth(), Block: l.Block,
+		PerCiphertext: l.PerCiphertext(), RotationKeys: len(m.Rotations()), Steps: m.Plan(), InputLevel: l.Level}
+	if m.NeedsBootstrapKeys() {
+		r.Bootstraps = m.Bootstraps()
+		r.LevelsAfterBoot = m.gp.boot.target.LevelsAfter()
+		r.BootstrapBounds = m.gp.boot.bounds
+		if bp := m.BootstrapParams(); bp != nil {
+			r.BootstrapKeyBytes = bp.KeyBytesEstimate()
+		}
+	}
+	return r
+}
+
+// bootstrapOption is Options.Bootstrap for a --bootstrap switch: the
+// bootstrapping preset of LogN (0: LogN 15, whose keys take 4 GB instead
+// of LogN 16's 9 GB).
+func bootstrapOption(on bool, logN int) (*he.BootstrapParams, error) {
+	if !on {
+		return nil, nil
+	}
+	if logN == 0 {
+		logN = 15
+	}
+	p, err := he.BootstrapPresetForLogN(logN)
+	if err != nil {
+		return nil, err
+	}
+	return he.NewBootstrapParams(p)
 }
 
 // ParseActivation checks an --activation value: a method name or a
@@ -183,7 +223,11 @@ type Inspection struct {
 }
 
 // Inspect reads an .onnx or .henn model and describes it.
-func Inspect(path string, logN int) (*Inspection, error) {
+func Inspect(path string, logN int, bootstrap bool) (*Inspection, error) {
+	bt, err := bootstrapOption(bootstrap, logN)
+	if err != nil {
+		return nil, err
+	}
 	var g *graph.Graph
 	ins := &Inspection{Model: path, Ops: map[string]int{}}
 	if strings.HasSuffix(path, ".henn") {
@@ -228,7 +272,7 @@ func Inspect(path string, logN int) (*Inspection, error) {
 	if folded, _, err := rewrite.FoldBatchNorm(probe); err == nil {
 		probe = folded
 	}
-	if m, err := CompileGraph(probe, Options{LogN: logN}); err != nil {
+	if m, err := CompileGraph(probe, Options{LogN: logN, Bootstrap: bt}); err != nil {
 		ins.EncryptedError = err.Error()
 	} else {
 		ins.Plan = planReport(m)
@@ -250,6 +294,15 @@ type InferConfig struct {
 	Offset    int // skip the first Offset inputs
 	Limit     int
 	LogN      int
+	// Bootstrap runs under the bootstrapping preset of LogN (0: 15) with
+	// the planned bootstraps executed, even when a modulus chain would
+	// hold the model (a model deeper than every chain bootstraps anyway).
+	Bootstrap bool
+	// Calib (a source, rewrite.SourceHelp) and CalibLimit: inputs on which
+	// a model that bootstraps measures the values it bootstraps (see
+	// Options.Calibration). Required when the model bootstraps.
+	Calib      string
+	CalibLimit int
 }
 
 // InferReport is the outcome of [InferFile].
@@ -269,6 +322,19 @@ type InferReport struct {
 	PlainSeconds     float64 `json:"plaintext_seconds,omitempty"`
 	LatencySeconds   float64 `json:"latency_seconds_single,omitempty"`
 	AmortizedSeconds float64 `json:"seconds_per_input_amortized,omitempty"`
+	// CPU time of the process (all threads; the machine may be shared, so
+	// CPU time is the comparable figure): key generation (client),
+	// server setup (encoding weights, the bootstrapping evaluator), the
+	// single-input round trip (one ciphertext: encrypt, evaluate with its
+	// bootstraps, decrypt) and the other inputs' round trips per input.
+	KeygenCPUSeconds    float64 `json:"keygen_cpu_seconds,omitempty"`
+	SetupCPUSeconds     float64 `json:"server_setup_cpu_seconds,omitempty"`
+	LatencyCPUSeconds   float64 `json:"latency_cpu_seconds_single,omitempty"`
+	AmortizedCPUSeconds float64 `json:"cpu_seconds_per_input_amortized,omitempty"`
+	// Key sizes (serialized bytes) and the process's peak resident set.
+	EvaluationKeyBytes int64 `json:"evaluation_key_bytes,omitempty"`
+	BootstrapKeyBytes  int64 `json:"bootstrap_key_bytes,omitempty"`
+	PeakRSSBytes       int64 `json:"peak_rss_bytes,omitempty"`
 }
 
 // InferFile runs a model file on a batch of inputs, in plaintext or under
@@ -336,16 +402,30 @@ func InferFile(cfg InferConfig) (*InferReport, error) {
 		rep.Outputs, rep.Accuracy = plain, acc(pred)
 		return rep, nil
 	}
-	m, err := CompileGraph(g, Options{LogN: cfg.LogN})
+	bt, err := bootstrapOption(cfg.Bootstrap, cfg.LogN)
 	if err != nil {
 		return nil, err
+	}
+	var calib []*graph.Tensor
+	if cfg.Calib != "" {
+		if calib, _, err = rewrite.LoadInputs(cfg.Calib, g.Inputs[0].Shape, cfg.CalibLimit); err != nil {
+			return nil, fmt.Errorf("calibration data: %w", err)
+		}
+	}
+	m, err := CompileGraph(g, Options{LogN: cfg.LogN, Bootstrap: bt, Calibration: calib})
+	if err != nil {
+		return nil, err
+	}
+	if m.NeedsBootstrapKeys() && calib == nil {
+		return nil, fmt.Errorf("the model bootstraps (%d bootstraps per ciphertext under %s): give --calib SOURCE, inputs on which the values it bootstraps are measured and scaled into the bootstrap's precise range (%s)",
+			len(m.Bootstraps()), m.Preset(), rewrite.SourceHelp)
 	}
 	rep.Plan = planReport(m)
 	flat := make([][]float64, len(in))
 	for i, x := range in {
 		flat[i] = x.Data
 	}
-	enc, lat, per, err := runChunked(m, flat)
+	enc, lat, per, err := runChunked(m, flat, rep)
 	if err != nil {
 		return nil, err
 	}
@@ -372,7 +452,13 @@ func InferFile(cfg InferConfig) (*InferReport, error) {
 // them a few ciphertexts at a time (bounded memory). It returns the
 // outputs, the round-trip time of the first ciphertext (one input in it)
 // and the encrypt+evaluate+decrypt time per input over the rest.
-func runChunked(m *Model, inputs [][]float64) ([][]float64, time.Duration, time.Duration, error) {
+func runChunked(m *Model, inputs [][]float64, rep *InferReport) ([][]float64, time.Duration, time.Duration, error) {
+	defer func() {
+		if b, ok := cputime.PeakRSS(); ok {
+			rep.PeakRSSBytes = b
+		}
+	}()
+	c0 := cpuTime()
 	client, err := NewClient(m.Params())
 	if err != nil {
 		return nil, 0, 0, err
@@ -381,9 +467,27 @@ func runChunked(m *Model, inputs [][]float64) ([][]float64, time.Duration, time.
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	server, err := NewServer(m, evk)
-	if err != nil {
-		return nil, 0, 0, err
+	rep.EvaluationKeyBytes = evk.Size()
+	var server *Server
+	if m.NeedsBootstrapKeys() {
+		bk, err := client.BootstrapKeys(m.BootstrapParams())
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		rep.BootstrapKeyBytes = bk.Size()
+		c1 := cpuTime()
+		rep.KeygenCPUSeconds = (c1 - c0).Seconds()
+		if server, err = NewBootstrapServer(m, evk, bk); err != nil {
+			return nil, 0, 0, err
+		}
+		rep.SetupCPUSeconds = (cpuTime() - c1).Seconds()
+	} else {
+		c1 := cpuTime()
+		rep.KeygenCPUSeconds = (c1 - c0).Seconds()
+		if server, err = NewServer(m, evk); err != nil {
+			return nil, 0, 0, err
+		}
+		rep.SetupCPUSeconds = (cpuTime() - c1).Seconds()
 	}
 	l := m.Layout()
 	roundTrip := func(batch [][]float64) ([][]float64, error) {
@@ -397,18 +501,20 @@ func runChunked(m *Model, inputs [][]float64) ([][]float64, time.Duration, time.
 		}
 		return client.DecryptLogits(l, out)
 	}
-	t0 := time.Now()
+	t0, c0 := time.Now(), cpuTime()
 	outs, err := roundTrip(inputs[:1])
 	if err != nil {
 		return nil, 0, 0, err
 	}
 	lat := time.Since(t0)
+	rep.LatencyCPUSeconds = (cpuTime() - c0).Seconds()
 	rest := inputs[1:]
 	if len(rest) == 0 {
+		rep.AmortizedCPUSeconds = rep.LatencyCPUSeconds
 		return outs, lat, lat, nil
 	}
 	chunk := l.PerCiphertext() * 4
-	t0 = time.Now()
+	t0, c0 = time.Now(), cpuTime()
 	for s := 0; s < len(rest); s += chunk {
 		o, err := roundTrip(rest[s:min(s+chunk, len(rest))])
 		if err != nil {
@@ -416,5 +522,6 @@ func runChunked(m *Model, inputs [][]float64) ([][]float64, time.Duration, time.
 		}
 		outs = append(outs, o...)
 	}
+	rep.AmortizedCPUSeconds = (cpuTime() - c0).Seconds() / float64(len(rest))
 	return outs, lat, time.Since(t0) / time.Duration(len(rest)), nil
 }

@@ -95,7 +95,7 @@ func TestMLPEncrypted(t *testing.T) {
 	for i, x := range in {
 		flat[i] = x.Data
 	}
-	got, _, _, err := runChunked(m, flat)
+	got, _, _, err := runChunked(m, flat, &InferReport{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestNaturalLayoutsEncrypted(t *testing.T) {
 		t.Fatalf("no multiplexed layout in the plan: %+v", m.Plan())
 	}
 	inputs, want := randomRuns(t, rng, g, 2)
-	got, _, _, err := runChunked(m, inputs)
+	got, _, _, err := runChunked(m, inputs, &InferReport{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,6 +53,7 @@ type Server struct {
 	steps   []serverStage
 	ffn     *ffnServer
 	gs      *graphServer
+	boot    refresher // bootstrapping models only (bootstrap.go)
 }
 
 type serverStage struct {
@@ -86,11 +87,20 @@ type babyTerm struct {
 // checks that the keys match the parameters and hold every rotation the
 // model needs, and (Packed) encodes the diagonals once.
 func NewServer(m *Model, evk *he.EvaluationKeys) (*Server, error) {
+	if m != nil && m.NeedsBootstrapKeys() {
+		return nil, fmt.Errorf("henn: the model bootstraps (%d bootstraps per evaluation under %s) and needs the client's bootstrapping keys as well: use NewBootstrapServer", len(m.Bootstraps()), m.preset)
+	}
 	if err := checkKeys(m, evk); err != nil {
 		return nil, err
 	}
+	return newServer(m, evk.KeySet(), nil)
+}
+
+// newServer builds a server from checked keys; boot refreshes the
+// ciphertexts of a bootstrapping model.
+func newServer(m *Model, keys rlwe.EvaluationKeySet, boot refresher) (*Server, error) {
 	params := m.layout.Params
-	s := &Server{m: m, params: params, eval: ckks.NewEvaluator(params, evk.KeySet()), workers: m.opts.workers()}
+	s := &Server{m: m, params: params, eval: ckks.NewEvaluator(params, keys), workers: m.opts.workers(), boot: boot}
 	if err := s.encodeWeights(); err != nil {
 		return nil, err
 	}

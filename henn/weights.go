@@ -33,6 +33,9 @@ func EncodeWeights(m *Model) (*Weights, error) {
 // w's encoded weights (read-only during evaluation, so any number of
 // Servers may share them concurrently).
 func (w *Weights) NewServer(evk *he.EvaluationKeys) (*Server, error) {
+	if w.s.m.NeedsBootstrapKeys() {
+		return nil, errors.New("henn: the model bootstraps and needs the client's bootstrapping keys: use NewBootstrapServer")
+	}
 	if err := checkKeys(w.s.m, evk); err != nil {
 		return nil, err
 	}

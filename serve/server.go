@@ -173,6 +173,12 @@ func New(m *henn.Model, cfg Config) (*Handler, error) {
 	if l.Mode != henn.Packed && l.Mode != henn.Slots {
 		return nil, fmt.Errorf("serve: model layout %s: want a network compiled in packed or slots mode", l.Mode)
 	}
+	if m.NeedsBootstrapKeys() {
+		// A session would hold the client's bootstrapping keys (4 GB at
+		// LogN 15) and the bootstrapping evaluator (≈ 6 GB): see
+		// docs/deep.md. Run such models with krelu infer --encrypted.
+		return nil, fmt.Errorf("serve: the model bootstraps (%d bootstraps per ciphertext under %s); serving bootstrapping models is not supported (bootstrapping keys take gigabytes per session): run it with krelu infer --encrypted", len(m.Bootstraps()), m.Preset())
+	}
 	cfg, err := cfg.check()
 	if err != nil {
 		return nil, err

@@ -28,7 +28,7 @@ func isGraphModel(args []string) bool {
 // inferGraph is `krelu infer --model MODEL.onnx|MODEL.henn --input X.npy`.
 func inferGraph(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("infer", stderr)
-	setUsage(fs, stderr, "krelu infer --model MODEL.onnx|MODEL.henn --input X.npy [--labels Y.npy] [--encrypted] [--limit N] [--json]", "")
+	setUsage(fs, stderr, "krelu infer --model MODEL.onnx|MODEL.henn --input X.npy [--labels Y.npy] [--encrypted [--bootstrap] [--calib SOURCE]] [--limit N] [--json]", "")
 	model := fs.String("model", "", "model: .onnx (plaintext) or .henn (from krelu compile; plaintext or --encrypted)")
 	input := fs.String("input", "", "inputs (required): "+rewrite.SourceHelp)
 	labels := fs.String("labels", "", "labels .npy (class indices), for accuracy")
@@ -37,6 +37,9 @@ func inferGraph(args []string, stdout, stderr io.Writer) error {
 	offset := fs.Int("offset", 0, "skip the first N inputs")
 	logN := fs.Int("logn", 0, "force the ring degree 2^LOGN (0: smallest secure one that fits)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	bootstrap := fs.Bool("bootstrap", false, "with --encrypted: run under the bootstrapping preset of --logn (0: LogN 15) with the planned bootstraps executed, even when a modulus chain holds the model (needs ≈ 12 GB of RAM at LogN 15)")
+	calib := fs.String("calib", "", "with --encrypted, for a model that bootstraps (required then): inputs on which the bootstrapped values are measured and scaled into the bootstrap's precise range: "+rewrite.SourceHelp)
+	calibLimit := fs.Int("calib-limit", 1000, "calibration inputs to use (0: all)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -51,10 +54,18 @@ func inferGraph(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w: --labels %q: want an .npy file", errUsage, *labels)
 	case *input == "":
 		return fmt.Errorf("%w: --input is required (%s)", errUsage, rewrite.SourceHelp)
+	case *calibLimit < 0:
+		return fmt.Errorf("%w: --calib-limit %d: want ≥ 0", errUsage, *calibLimit)
+	case *calib != "" && !*encrypted:
+		return fmt.Errorf("%w: --calib needs --encrypted (it calibrates the bootstraps of the encrypted run)", errUsage)
+	case *bootstrap && !*encrypted:
+		return fmt.Errorf("%w: --bootstrap needs --encrypted", errUsage)
+	case *bootstrap && *logN != 0 && *logN != 15 && *logN != 16:
+		return fmt.Errorf("%w: --logn %d with --bootstrap: want 0, 15 or 16 (the bootstrapping presets)", errUsage, *logN)
 	case *encrypted && !strings.HasSuffix(*model, ".henn"):
 		return fmt.Errorf("%w: --encrypted needs a .henn model (make one with krelu compile %s --calib SOURCE -o MODEL.henn)", errUsage, *model)
 	}
-	rep, err := henn.InferFile(henn.InferConfig{Model: *model, Input: *input, Labels: *labels, Encrypted: *encrypted, Offset: *offset, Limit: *limit, LogN: *logN})
+	rep, err := henn.InferFile(henn.InferConfig{Model: *model, Input: *input, Labels: *labels, Encrypted: *encrypted, Offset: *offset, Limit: *limit, LogN: *logN, Bootstrap: *bootstrap, Calib: *calib, CalibLimit: *calibLimit})
 	if err != nil {
 		return err
 	}
@@ -73,6 +84,11 @@ func inferGraph(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "; agreement with plaintext %.2f%%, max abs error %.3g; latency %.3g s, amortized %.3g s/input\n",
 			100**rep.Agreement, *rep.MaxAbsErr, rep.LatencySeconds, rep.AmortizedSeconds)
+		if n := len(p.Bootstraps); n > 0 {
+			fmt.Fprintf(stdout, "  %d bootstraps per ciphertext; bootstrapping keys %.2f GB\n", n, float64(rep.BootstrapKeyBytes)/1e9)
+		}
+		fmt.Fprintf(stdout, "  CPU: keys %.1f s, server setup %.1f s, one ciphertext (single input) %.1f s, %.3g s/input amortized; evaluation keys %.2f GB; peak RSS %.2f GB\n",
+			rep.KeygenCPUSeconds, rep.SetupCPUSeconds, rep.LatencyCPUSeconds, rep.AmortizedCPUSeconds, float64(rep.EvaluationKeyBytes)/1e9, float64(rep.PeakRSSBytes)/1e9)
 		return nil
 	}
 	fmt.Fprintf(stdout, " (plaintext, %.3g s in total)\n", rep.PlainSeconds)

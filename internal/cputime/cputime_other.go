@@ -10,6 +10,9 @@ import (
 // Process reports false: this system offers no process CPU clock here.
 func Process() (time.Duration, bool) { return 0, false }
 
+// PeakRSS reports false: this system offers no peak resident set here.
+func PeakRSS() (int64, bool) { return 0, false }
+
 // Thread falls back to wall-clock time where per-thread CPU time is not
 // available.
 type Thread struct{ wall time.Time }

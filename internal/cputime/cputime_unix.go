@@ -19,6 +19,19 @@ func Process() (time.Duration, bool) {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), true
 }
 
+// PeakRSS returns the peak resident set size of this process in bytes
+// (getrusage's ru_maxrss), and false where the system cannot tell.
+func PeakRSS() (int64, bool) {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+		return 0, false
+	}
+	if runtime.GOOS == "darwin" {
+		return ru.Maxrss, true // bytes on macOS
+	}
+	return ru.Maxrss * 1024, true // KiB on Linux and the BSDs
+}
+
 // Thread times the CPU spent by one goroutine, pinned to its OS thread
 // from StartThread until Stop.
 type Thread struct {
