@@ -381,7 +381,12 @@ func buildLayer(e *Encoder, l int, lay EncoderLayout, last bool) *encLayerPlan {
 		bY[f] += b
 	}
 	if !last {
-		lp.f = newTokenMap("FFNOut", rows(Wf, bY, c2, true), hiddenPos, D, B)
+		// c2 scales the weights only, not the bias.
+		fr := rows(Wf, nil, c2, true)
+		for i := range fr {
+			fr[i].b = bY[i/2]
+		}
+		lp.f = newTokenMap("FFNOut", fr, hiddenPos, D, B)
 		return lp
 	}
 	// Class partials: row c·W+j holds Σ_{f ≡ j mod W} C[c][f]·y[f].
@@ -430,7 +435,7 @@ func (m *EncoderModel) planLayer(lp *encLayerPlan, last bool) error {
 	L := lp.level
 	// q⊙k lands at sS = √(q_{L−2}·q_{L−3}), so the square lands at q_{L−3}
 	// and its product with v⊙m (at Δ) at exactly Δ.
-	lp.sS = rlwe.NewScale(math.Sqrt(q(L - 2).Float64() * q(L-3).Float64()))
+	lp.sS = rlwe.NewScale(math.Sqrt(q(L-2).Float64() * q(L-3).Float64()))
 	lp.sA = q(L - 3)
 	sQ := lp.sS.Mul(q(L - 1)).Div(delta)
 	set := func(t *tokenMap, level int, in, out rlwe.Scale) {

@@ -144,11 +144,10 @@ func TestEncoderEncryptedMatchesForward(t *testing.T) {
 	}
 }
 
-// Padding must contribute nothing: the same real tokens give the same
-// logits whatever the padded slots hold — checked through Forward, which
-// never sees the padding, on a sentence whose padded tokens the client
-// leaves zero, while V, K and Norm carry biases that make the padded
-// tokens' values nonzero inside the server.
+// Two layers (N15-L17, no bootstrapping) and three classes (two class
+// partials per token block cannot hold them, so they take a quarter each);
+// a short sentence, so the second layer also sees padded tokens whose
+// values the first layer's biases made nonzero.
 func TestEncoderEncryptedTwoLayers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("two encrypted encoder layers at LogN 15")
@@ -158,6 +157,7 @@ func TestEncoderEncryptedTwoLayers(t *testing.T) {
 	if g.m.Preset() != "N15-L17" || g.m.Depth() != 15 {
 		t.Fatalf("2 layers planned on %s with depth %d, want N15-L17 and 15", g.m.Preset(), g.m.Depth())
 	}
+	t.Logf("%d rotation keys, %.0f MB of evaluation keys", len(g.m.Rotations()), float64(g.evk.Size())/1e6)
 	r := rand.New(rand.NewPCG(4, 5))
 	x := randSentence(r, 6, e.Dim)
 	want, _ := e.Forward(x)
