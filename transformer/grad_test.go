@@ -169,3 +169,99 @@ func TestFrozenEmbeddingHasNoGradient(t *testing.T) {
 		}
 	}
 }
+
+func TestGradAffineNorm(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 5))
+	ln := newLayerNorm("norm", 6)
+	ln.Affine = true
+	for i := range ln.Gamma.W {
+		ln.Gamma.W[i] = 1 + 0.5*rng.NormFloat64()
+		ln.Beta.W[i] = rng.NormFloat64()
+	}
+	x := randDense(rng, 3, 6)
+	layerCheck(t, "affine-norm", x, ln.params(),
+		func() *mat.Dense { y, _ := ln.Forward(x); return y },
+		func(dy *mat.Dense) *mat.Dense { _, c := ln.Forward(x); return ln.Backward(c, dy) }, rng)
+}
+
+func TestGradQuadAttention(t *testing.T) {
+	for _, c := range []float64{0.5, 5} {
+		for _, heads := range []int{1, 2, 3} {
+			rng := rand.New(rand.NewPCG(6, uint64(heads)))
+			at := newAttention("attn", 6, heads, rng)
+			at.Quad = c
+			for _, p := range at.params() {
+				for i := range p.W {
+					p.W[i] = rng.NormFloat64() * 0.7
+				}
+			}
+			x := randDense(rng, 4, 6)
+			layerCheck(t, "2quad", x, at.params(),
+				func() *mat.Dense { y, _ := at.Forward(x); return y },
+				func(dy *mat.Dense) *mat.Dense { _, c := at.Forward(x); return at.Backward(c, dy) }, rng)
+		}
+	}
+}
+
+// TestGradHEFriendlyModel checks the whole HE-friendly model (2Quad
+// attention, affine normalisation, polynomial FFN) on the cross-entropy.
+func TestGradHEFriendlyModel(t *testing.T) {
+	for _, layers := range []int{1, 2} {
+		rng := rand.New(rand.NewPCG(12, uint64(layers)))
+		cfg := Config{Vocab: 7, EmbDim: 5, Dim: 6, Heads: 2, Hidden: 8, Layers: layers, MaxLen: 6, Classes: 2, HEFriendly: true, QuadShift: 2}
+		m, err := New(cfg, PolyActivation("quad", approx.Poly{0.3, 0.5, 0.15}), rng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.TrainEmb = true
+		for _, b := range m.Blocks {
+			for i := range b.LN.Gamma.W {
+				b.LN.Gamma.W[i] = 1 + 0.3*rng.NormFloat64()
+				b.LN.Beta.W[i] = 0.3 * rng.NormFloat64()
+			}
+		}
+		ids, label := []int{3, 0, 6, 3, 1}, 1
+		m.ZeroGrad()
+		if _, _, err := m.Loss(ids, label, true); err != nil {
+			t.Fatal(err)
+		}
+		loss := func() float64 { l, _, _ := m.Loss(ids, label, false); return l }
+		for _, p := range m.Params() {
+			checkGrad(t, "he/"+p.Name, loss, p.W, p.G)
+		}
+	}
+}
+
+// TestGradDistillLoss checks the distillation loss's gradient, and that
+// weight 0 is the cross-entropy.
+func TestGradDistillLoss(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 1))
+	m, err := New(Config{Vocab: 7, EmbDim: 5, Dim: 6, Heads: 2, Hidden: 8, Layers: 1, MaxLen: 6, Classes: 2, HEFriendly: true, QuadShift: 2},
+		PolyActivation("quad", approx.Poly{0.3, 0.5, 0.15}), rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.TrainEmb = true
+	ids, label, teacher := []int{3, 0, 6, 1}, 1, []float64{0.7, -1.2}
+	for _, c := range []struct{ w, temp float64 }{{0.5, 2}, {1, 1}, {0.3, 4}} {
+		m.ZeroGrad()
+		if _, _, err := m.DistillLoss(ids, label, teacher, c.w, c.temp, true); err != nil {
+			t.Fatal(err)
+		}
+		loss := func() float64 { l, _, _ := m.DistillLoss(ids, label, teacher, c.w, c.temp, false); return l }
+		for _, p := range m.Params() {
+			checkGrad(t, "distill/"+p.Name, loss, p.W, p.G)
+		}
+	}
+	a, _, _ := m.DistillLoss(ids, label, teacher, 0, 3, false)
+	b, _, _ := m.Loss(ids, label, false)
+	if math.Abs(a-b) > 1e-12 {
+		t.Errorf("weight 0: distillation loss %v, cross-entropy %v", a, b)
+	}
+	// KL vanishes when the student is its own teacher.
+	c, _ := m.Forward(ids)
+	kl, _, _ := m.DistillLoss(ids, label, c.Logits, 1, 2, false)
+	if math.Abs(kl) > 1e-12 {
+		t.Errorf("self-distillation loss %v, want 0", kl)
+	}
+}

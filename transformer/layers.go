@@ -94,9 +94,22 @@ func (l Linear) params() []*Param { return []*Param{l.W, l.B} }
 
 // LayerNorm normalises each row to zero mean and unit variance, then
 // scales by Gamma and shifts by Beta.
+//
+// With Affine it is the HE-friendly normalisation: each row is only
+// centred, y = Gamma⊙(x − mean(x)) + Beta, with no division by the row's
+// standard deviation, so the map is affine (a Dim×Dim matrix and a bias)
+// and a CKKS server applies it as a plaintext product. The 1/σ that
+// LayerNorm would divide by is absorbed into Gamma, which CalibrateNorm
+// initialises from data and training then learns. This is LayerNorm with
+// its statistics frozen, as in THE-X (Chen et al., "THE-X:
+// Privacy-Preserving Transformer Inference with Homomorphic Encryption",
+// Findings of ACL 2022) and FHE-BERT-tiny's precomputed LayerNorm, except
+// that the frozen scale is per feature and trained rather than fixed
+// after training.
 type LayerNorm struct {
 	Gamma, Beta *Param
 	Eps         float64
+	Affine      bool
 }
 
 func newLayerNorm(name string, d int) LayerNorm {
@@ -130,6 +143,9 @@ func (ln LayerNorm) Forward(x *mat.Dense) (*mat.Dense, lnCache) {
 		}
 		vr /= float64(d)
 		is := 1 / math.Sqrt(vr+ln.Eps)
+		if ln.Affine {
+			is = 1
+		}
 		c.invStd[i] = is
 		xh, yr := c.xhat.RawRowView(i), y.RawRowView(i)
 		for j, v := range row {
@@ -158,6 +174,9 @@ func (ln LayerNorm) Backward(c lnCache, dy *mat.Dense) *mat.Dense {
 		m1 /= float64(d)
 		m2 /= float64(d)
 		dxr := dx.RawRowView(i)
+		if ln.Affine { // the scale is a constant: only the centring remains
+			m2 = 0
+		}
 		for j := range dxr {
 			dxr[j] = c.invStd[i] * (dxh[j] - m1 - xh[j]*m2)
 		}
@@ -168,9 +187,19 @@ func (ln LayerNorm) Backward(c lnCache, dy *mat.Dense) *mat.Dense {
 func (ln LayerNorm) params() []*Param { return []*Param{ln.Gamma, ln.Beta} }
 
 // Attention is multi-head scaled dot-product self-attention.
+//
+// With Quad = c > 0 the softmax of each score row is replaced by the
+// polynomial weight a_ij = (s_ij + c)²/(n·c²), s_ij = q_i·k_j/√dh, over n
+// tokens: MPCFormer's 2Quad (Li et al., "MPCFormer: fast, performant and
+// private Transformer inference with MPC", ICLR 2023, arXiv:2211.01452),
+// whose normaliser Σ_j (s_ij + c)² is fixed here to n·c², its value when
+// all scores are 0, so that no division is left for a CKKS server (the
+// client, which knows n, folds 1/n into the encoding). At s = 0 the
+// weights are uniform, 1/n, like softmax of equal scores.
 type Attention struct {
 	Heads      int
 	Q, K, V, O Linear
+	Quad       float64
 }
 
 func newAttention(name string, d, heads int, rng *rand.Rand) Attention {
@@ -182,6 +211,7 @@ func newAttention(name string, d, heads int, rng *rand.Rand) Attention {
 type attnCache struct {
 	x, q, k, v, o *mat.Dense
 	a             []*mat.Dense // per-head attention weights, T×T
+	s             []*mat.Dense // per-head scaled scores, T×T (2Quad only)
 }
 
 // Forward returns the attention output for token rows x.
@@ -196,8 +226,18 @@ func (at Attention) Forward(x *mat.Dense) (*mat.Dense, attnCache) {
 		vh := c.v.Slice(0, t, h*dk, (h+1)*dk).(*mat.Dense)
 		a := mat.NewDense(t, t, nil)
 		gemm(false, true, scale, qh, kh, 0, a)
-		for i := 0; i < t; i++ {
-			logits.Softmax(a.RawRowView(i))
+		if at.Quad > 0 {
+			s := mat.DenseCopyOf(a)
+			c.s = append(c.s, s)
+			norm := float64(t) * at.Quad * at.Quad
+			ad := a.RawMatrix().Data
+			for i, v := range s.RawMatrix().Data {
+				ad[i] = (v + at.Quad) * (v + at.Quad) / norm
+			}
+		} else {
+			for i := 0; i < t; i++ {
+				logits.Softmax(a.RawRowView(i))
+			}
 		}
 		gemm(false, false, 1, a, vh, 0, c.o.Slice(0, t, h*dk, (h+1)*dk).(*mat.Dense))
 		c.a = append(c.a, a)
@@ -219,6 +259,17 @@ func (at Attention) Backward(c attnCache, dy *mat.Dense) *mat.Dense {
 		// dA = dO_h·V_hᵀ, dV_h = Aᵀ·dO_h.
 		gemm(false, true, 1, sl(do), sl(c.v), 0, ds)
 		gemm(true, false, 1, a, sl(do), 0, sl(dv))
+		if at.Quad > 0 {
+			// 2Quad backward: dS = dA ⊙ 2(S + c)/(n·c²).
+			norm := float64(t) * at.Quad * at.Quad
+			dd := ds.RawMatrix().Data
+			for i, v := range c.s[h].RawMatrix().Data {
+				dd[i] *= 2 * (v + at.Quad) / norm
+			}
+			gemm(false, false, scale, ds, sl(c.k), 0, sl(dq))
+			gemm(true, false, scale, ds, sl(c.q), 0, sl(dkm))
+			continue
+		}
 		// Softmax backward row by row: dS = A ⊙ (dA − rowsum(dA ⊙ A)).
 		for i := 0; i < t; i++ {
 			ar, dr := a.RawRowView(i), ds.RawRowView(i)

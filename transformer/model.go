@@ -20,6 +20,15 @@ type Config struct {
 	Layers  int // encoder layers
 	MaxLen  int // longest input (learned positions)
 	Classes int
+	// HEFriendly selects the HE-friendly encoder, polynomial after the
+	// embedding lookup (the form of henn.Encoder): 2Quad attention with
+	// the fixed normaliser n·c² instead of softmax, and an affine
+	// normalisation (centring, per-feature scale and shift) instead of
+	// LayerNorm. Files written before it existed load as false.
+	HEFriendly bool
+	// QuadShift is c in the 2Quad attention weight (s + c)²/(n·c²);
+	// required > 0 with HEFriendly, 0 otherwise.
+	QuadShift float64
 }
 
 // Validate reports a malformed configuration.
@@ -33,11 +42,17 @@ func (c Config) Validate() error {
 		return fmt.Errorf("transformer: %d layers, want 1..8", c.Layers)
 	case c.Classes < 2:
 		return fmt.Errorf("transformer: %d classes, want ≥ 2", c.Classes)
+	case c.HEFriendly && (!(c.QuadShift > 0) || math.IsInf(c.QuadShift, 0)):
+		return fmt.Errorf("transformer: attention shift c = %v, want a finite value > 0", c.QuadShift)
+	case !c.HEFriendly && c.QuadShift != 0:
+		return fmt.Errorf("transformer: attention shift c = %v set on a softmax model (only the HE-friendly model has one)", c.QuadShift)
 	}
 	return nil
 }
 
-// Block is one encoder layer: h = LN(x + MHA(x)); y = h + FFN(h).
+// Block is one encoder layer: h = LN(x + MHA(x)); y = h + FFN(h). In the
+// HE-friendly model MHA is the 2Quad attention (Attention.Quad) and LN the
+// affine normalisation (LayerNorm.Affine).
 type Block struct {
 	Attn Attention
 	LN   LayerNorm
@@ -89,11 +104,16 @@ func New(cfg Config, act Activation, rng *rand.Rand) (*Model, error) {
 	}
 	for l := 0; l < cfg.Layers; l++ {
 		name := fmt.Sprintf("l%d", l)
-		m.Blocks = append(m.Blocks, Block{
+		b := Block{
 			Attn: newAttention(name+".attn", cfg.Dim, cfg.Heads, rng),
 			LN:   newLayerNorm(name+".ln", cfg.Dim),
 			FFN:  FFN{In: newLinear(name+".ffn1", cfg.Dim, cfg.Hidden, rng), Out: newLinear(name+".ffn2", cfg.Hidden, cfg.Dim, rng)},
-		})
+		}
+		if cfg.HEFriendly {
+			b.Attn.Quad = cfg.QuadShift
+			b.LN.Affine = true
+		}
+		m.Blocks = append(m.Blocks, b)
 	}
 	return m, nil
 }
@@ -293,6 +313,52 @@ func (m *Model) Loss(ids []int, label int, backward bool) (float64, []float64, e
 	if backward {
 		d := append([]float64(nil), p...)
 		d[label]--
+		m.Backward(c, d)
+	}
+	return loss, p, nil
+}
+
+// DistillLoss is Loss for knowledge distillation (Hinton, Vinyals and
+// Dean, "Distilling the Knowledge in a Neural Network", arXiv:1503.02531):
+// (1−w)·CE(label) + w·T²·KL(softmax(teacher/T) ‖ softmax(logits/T)), the
+// T² keeping the soft term's gradient on the scale of the hard one. It
+// returns the loss, the class probabilities (at temperature 1) and, with
+// backward, accumulates the gradients.
+func (m *Model) DistillLoss(ids []int, label int, teacher []float64, w, temp float64, backward bool) (float64, []float64, error) {
+	if label < 0 || label >= m.Cfg.Classes {
+		return 0, nil, fmt.Errorf("transformer: label %d outside [0, %d)", label, m.Cfg.Classes)
+	}
+	if len(teacher) != m.Cfg.Classes {
+		return 0, nil, fmt.Errorf("transformer: %d teacher logits for %d classes", len(teacher), m.Cfg.Classes)
+	}
+	c, err := m.Forward(ids)
+	if err != nil {
+		return 0, nil, err
+	}
+	p := append([]float64(nil), c.Logits...)
+	logits.Softmax(p)
+	soft := func(z []float64) []float64 {
+		out := make([]float64, len(z))
+		for i, v := range z {
+			out[i] = v / temp
+		}
+		logits.Softmax(out)
+		return out
+	}
+	ps, pt := soft(c.Logits), soft(teacher)
+	var kl float64
+	for i := range pt {
+		if pt[i] > 0 {
+			kl += pt[i] * (math.Log(pt[i]) - math.Log(math.Max(ps[i], 1e-300)))
+		}
+	}
+	loss := (1-w)*-math.Log(math.Max(p[label], 1e-300)) + w*temp*temp*kl
+	if backward {
+		d := make([]float64, len(p))
+		for i := range d {
+			d[i] = (1-w)*p[i] + w*temp*(ps[i]-pt[i])
+		}
+		d[label] -= 1 - w
 		m.Backward(c, d)
 	}
 	return loss, p, nil

@@ -29,6 +29,12 @@ type TrainOptions struct {
 	// CPU budget.
 	PerEpoch int
 	Seed     uint64
+	// TeacherLogits, if not nil, are a teacher model's logits for every
+	// training sentence (in the order of the training set): the loss is
+	// then DistillLoss's mix of cross-entropy and distillation, with
+	// DistillWeight in [0, 1] and temperature DistillTemp > 0.
+	TeacherLogits              [][]float64
+	DistillWeight, DistillTemp float64
 	// Log, if not nil, receives one line per epoch.
 	Log io.Writer
 }
@@ -54,6 +60,14 @@ func Train(m *Model, train, dev *Dataset, opt TrainOptions) ([]EpochStats, error
 	if opt.Epochs < 1 || opt.Batch < 1 || !(opt.LR > 0) {
 		return nil, fmt.Errorf("transformer: training needs epochs ≥ 1, batch ≥ 1 and a learning rate > 0; have epochs %d, batch %d, learning rate %g", opt.Epochs, opt.Batch, opt.LR)
 	}
+	if opt.TeacherLogits != nil {
+		if len(opt.TeacherLogits) != len(train.IDs) {
+			return nil, fmt.Errorf("transformer: %d teacher logit rows for %d training sentences", len(opt.TeacherLogits), len(train.IDs))
+		}
+		if !(opt.DistillWeight >= 0 && opt.DistillWeight <= 1) || !(opt.DistillTemp > 0) || math.IsInf(opt.DistillTemp, 0) {
+			return nil, fmt.Errorf("transformer: distillation weight %v (want [0, 1]) and temperature %v (want a finite value > 0)", opt.DistillWeight, opt.DistillTemp)
+		}
+	}
 	rng := rand.New(rand.NewPCG(opt.Seed, 0x5eed))
 	adam := optim.NewAdam(opt.LR)
 	adam.Clip = opt.Clip
@@ -76,7 +90,14 @@ func Train(m *Model, train, dev *Dataset, opt TrainOptions) ([]EpochStats, error
 		m.ZeroGrad()
 		inBatch := 0
 		for i, k := range order {
-			loss, p, err := m.Loss(train.IDs[k], train.Labels[k], true)
+			var loss float64
+			var p []float64
+			var err error
+			if opt.TeacherLogits != nil {
+				loss, p, err = m.DistillLoss(train.IDs[k], train.Labels[k], opt.TeacherLogits[k], opt.DistillWeight, opt.DistillTemp, true)
+			} else {
+				loss, p, err = m.Loss(train.IDs[k], train.Labels[k], true)
+			}
 			if err != nil {
 				return hist, fmt.Errorf("training sentence %d: %w", k, err)
 			}

@@ -138,7 +138,16 @@ type sst2TrainFlags struct {
 	seed                                         uint64
 	lr, clip                                     float64
 	decay, trainEmb                              bool
+	heFriendly                                   bool
+	quadShift                                    float64
+	normInit                                     string
+	teacher                                      string
+	distillWeight, distillTemp                   float64
 }
+
+// normCalibSentences is how many training sentences calibrate the
+// HE-friendly model's normalisation scale (--norm-init calibrated).
+const normCalibSentences = 2000
 
 func (f *sst2TrainFlags) register(fs *flag.FlagSet) {
 	f.d.register(fs, true)
@@ -157,6 +166,12 @@ func (f *sst2TrainFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.decay, "decay", true, "decay the learning rate linearly to zero")
 	fs.IntVar(&f.minCount, "min-count", 3, "training occurrences for a word without a GloVe vector to get a learned embedding")
 	fs.BoolVar(&f.trainEmb, "train-emb", false, "fine-tune the embeddings too")
+	fs.BoolVar(&f.heFriendly, "he-friendly", false, "HE-friendly encoder: 2Quad attention (s+c)²/(n·c²) and an affine normalisation instead of softmax and LayerNorm (docs/transformer.md)")
+	fs.Float64Var(&f.quadShift, "quad-shift", 5, "c of the 2Quad attention with --he-friendly, in (0, 1000]")
+	fs.StringVar(&f.teacher, "teacher", "", "distil from this model (e.g. the softmax/ReLU model of the same shape): its logits on every training sentence")
+	fs.Float64Var(&f.distillWeight, "distill-weight", 0.5, "weight of the distillation term with --teacher, in [0, 1]")
+	fs.Float64Var(&f.distillTemp, "distill-temp", 2, "distillation temperature with --teacher, in (0, 100]")
+	fs.StringVar(&f.normInit, "norm-init", "calibrated", "initial scale of the affine normalisation with --he-friendly: calibrated (1/σ of its input over 2,000 training sentences) or ones")
 	fs.StringVar(&f.out, "o", "", "write the model to this file (required)")
 	alias(fs, "out", "o")
 }
@@ -169,6 +184,12 @@ func (f *sst2TrainFlags) validate(fs *flag.FlagSet) error {
 		intRange("heads", f.heads, 1, f.dim), intRange("hidden", f.hidden, 1, 8192), positiveFloat("lr", f.lr),
 		intRange("batch", f.batch, 1, 1<<16), nonNegFloat("clip", f.clip), intRange("min-count", f.minCount, 1, 1<<20),
 		checkOutputDirs(f.out)); err != nil {
+		return err
+	}
+	if err := firstErr(floatRange("quad-shift", f.quadShift, 0, 1000, true, false), oneOf("norm-init", f.normInit, "calibrated", "ones"),
+		needs(fs, "quad-shift", f.heFriendly, "--he-friendly"), needs(fs, "norm-init", f.heFriendly, "--he-friendly"),
+		floatRange("distill-weight", f.distillWeight, 0, 1, false, false), floatRange("distill-temp", f.distillTemp, 0, 100, true, false),
+		needs(fs, "distill-weight", f.teacher != "", "--teacher"), needs(fs, "distill-temp", f.teacher != "", "--teacher")); err != nil {
 		return err
 	}
 	if isSet(fs, "min-count") && f.glove == "none" {
@@ -184,7 +205,7 @@ func sst2Train(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("sst2 train", stderr)
 	var f sst2TrainFlags
 	f.register(fs)
-	setUsage(fs, stderr, "krelu sst2 train -o MODEL [--train TSV] [--dev TSV] [--glove FILE|none] [--activation relu|square|FILE.json] [--epochs 3] [--dim 64] [--heads 4] [--hidden 128]", "")
+	setUsage(fs, stderr, "krelu sst2 train -o MODEL [--train TSV] [--dev TSV] [--glove FILE|none] [--activation relu|square|FILE.json] [--epochs 3] [--dim 64] [--heads 4] [--hidden 128] [--he-friendly [--quad-shift 5] [--norm-init calibrated|ones]] [--teacher MODEL [--distill-weight 0.5] [--distill-temp 2]]", "")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -218,6 +239,9 @@ func sst2Train(args []string, stdout, stderr io.Writer) error {
 	}
 	cfg := transformer.Config{Vocab: vocab.Len(), EmbDim: transformer.GloVeDim, Dim: f.dim, Heads: f.heads,
 		Hidden: f.hidden, Layers: f.layers, MaxLen: f.d.maxLen, Classes: 2}
+	if f.heFriendly {
+		cfg.HEFriendly, cfg.QuadShift = true, f.quadShift
+	}
 	rng := rand.New(rand.NewPCG(f.seed, 1))
 	m, err := transformer.New(cfg, act, rng)
 	if err != nil {
@@ -227,9 +251,23 @@ func sst2Train(args []string, stdout, stderr io.Writer) error {
 	if err := transformer.InitEmbeddings(m, plan, vecs, rng); err != nil {
 		return err
 	}
+	if f.heFriendly && f.normInit == "calibrated" {
+		sig, err := transformer.CalibrateNorm(m, trainDS, normCalibSentences)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "normalisation scale calibrated on %d training sentences: σ per layer %.4g\n", min(normCalibSentences, len(trainDS.IDs)), sig)
+	}
+	opt := transformer.TrainOptions{Epochs: f.epochs, Batch: f.batch, LR: f.lr,
+		Clip: f.clip, Decay: f.decay, PerEpoch: f.perEpoch, Seed: f.seed, Log: stderr}
+	if f.teacher != "" {
+		if opt.TeacherLogits, err = sst2TeacherLogits(f.teacher, f.d, trainEx, stderr); err != nil {
+			return err
+		}
+		opt.DistillWeight, opt.DistillTemp = f.distillWeight, f.distillTemp
+	}
 	start := time.Now()
-	hist, err := transformer.Train(m, trainDS, devDS, transformer.TrainOptions{Epochs: f.epochs, Batch: f.batch, LR: f.lr,
-		Clip: f.clip, Decay: f.decay, PerEpoch: f.perEpoch, Seed: f.seed, Log: stderr})
+	hist, err := transformer.Train(m, trainDS, devDS, opt)
 	if err != nil {
 		return err
 	}
@@ -242,10 +280,45 @@ func sst2Train(args []string, stdout, stderr io.Writer) error {
 	if err := saved.SaveFile(f.out); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "trained %s: %d layer(s), d=%d, %d heads, hidden %d, activation %v, %d epochs in %.1fs\n",
-		f.out, cfg.Layers, cfg.Dim, cfg.Heads, cfg.Hidden, act, f.epochs, time.Since(start).Seconds())
+	kind := "softmax attention, LayerNorm"
+	if cfg.HEFriendly {
+		kind = fmt.Sprintf("HE-friendly: 2Quad attention c=%g, affine normalisation (%s)", cfg.QuadShift, f.normInit)
+	}
+	fmt.Fprintf(stdout, "trained %s: %d layer(s), d=%d, %d heads, hidden %d, %s, activation %v, %d epochs in %.1fs\n",
+		f.out, cfg.Layers, cfg.Dim, cfg.Heads, cfg.Hidden, kind, act, f.epochs, time.Since(start).Seconds())
 	fmt.Fprintf(stdout, "dev accuracy %.4f\n", last.DevAcc)
 	return nil
+}
+
+// sst2TeacherLogits loads the teacher model and returns its logits on
+// every training sentence (encoded with the teacher's own vocabulary).
+func sst2TeacherLogits(path string, d sst2Data, trainEx []transformer.Example, stderr io.Writer) ([][]float64, error) {
+	t, err := transformer.LoadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.CheckTask(transformer.TaskSST2); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if d.maxLen > t.Model.Cfg.MaxLen {
+		return nil, fmt.Errorf("%w: --max-len %d exceeds the teacher's longest input %d", errUsage, d.maxLen, t.Model.Cfg.MaxLen)
+	}
+	ds, err := d.encode(t.Vocab, trainEx, "train (teacher vocabulary)", stderr)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]float64, len(ds.IDs))
+	for i, ids := range ds.IDs {
+		if _, out[i], err = t.Model.Predict(ids); err != nil {
+			return nil, fmt.Errorf("teacher, training sentence %d: %w", i, err)
+		}
+	}
+	acc, _, err := transformer.Evaluate(t.Model, ds)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stderr, "teacher %s: training accuracy %.4f\n", path, acc)
+	return out, nil
 }
 
 // sst2Vocab reads the GloVe vectors of the SST-2 words (unless glove is
@@ -336,6 +409,14 @@ func sst2Eval(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "activation %v\n", s.Model.Act)
 	fmt.Fprintf(stdout, "dev accuracy %.4f (%d sentences)\n", acc, len(preds))
+	if cfg := s.Model.Cfg; cfg.HEFriendly {
+		fmt.Fprintf(stdout, "HE-friendly encoder: 2Quad attention c=%g, affine normalisation\n", cfg.QuadShift)
+		if d, err := s.Model.EncoderError(ds); err != nil {
+			fmt.Fprintf(stdout, "no encrypted form: %v\n", err)
+		} else {
+			fmt.Fprintf(stdout, "exported encoder (henn.Encoder) vs model: max |logit difference| %.3g over %d sentences\n", d, len(preds))
+		}
+	}
 	if *ref != "" {
 		r, err := transformer.LoadFile(*ref)
 		if err != nil {
