@@ -3,6 +3,8 @@ package henn
 import (
 	"errors"
 	"fmt"
+	"math"
+	"sort"
 	"time"
 )
 
@@ -100,4 +102,78 @@ func RunEncoder(e *Encoder, sentences [][][]float64, clientLayers []string, opts
 	}
 	st.CPU = cpuTime() - cpu0
 	return logits, st, nil
+}
+
+// EncoderReport is the outcome of [EvalEncoder].
+type EncoderReport struct {
+	Sentences         int     `json:"sentences"`
+	Accuracy          float64 `json:"accuracy"`           // encrypted predictions vs labels
+	PlaintextAccuracy float64 `json:"plaintext_accuracy"` // Encoder.Forward vs labels
+	Agreement         float64 `json:"agreement_with_plaintext"`
+	MaxLogitError     float64 `json:"max_abs_logit_error"`
+	SecondsMedian     float64 `json:"seconds_per_sentence_median"`
+	SecondsMin        float64 `json:"seconds_per_sentence_min"`
+	SecondsMax        float64 `json:"seconds_per_sentence_max"`
+	CPUSecondsPerSent float64 `json:"cpu_seconds_per_sentence"`
+	*EncoderStats
+}
+
+// EvalEncoder runs e under encryption on sentences (token rows from the
+// client's embedding lookup) with their labels and compares each
+// prediction with the label and with e.Forward, the plaintext reference.
+func EvalEncoder(e *Encoder, sentences [][][]float64, labels []int, clientLayers []string, opts Options) (*EncoderReport, error) {
+	if len(labels) != len(sentences) {
+		return nil, fmt.Errorf("henn: %d sentences but %d labels", len(sentences), len(labels))
+	}
+	plain := make([][]float64, len(sentences))
+	for i, x := range sentences {
+		var err error
+		if plain[i], err = e.Forward(x); err != nil {
+			return nil, fmt.Errorf("sentence %d: %w", i, err)
+		}
+	}
+	logits, st, err := RunEncoder(e, sentences, clientLayers, opts)
+	if err != nil {
+		return nil, err
+	}
+	r := &EncoderReport{Sentences: len(sentences), EncoderStats: st}
+	argmax := func(v []float64) int {
+		k := 0
+		for i := range v {
+			if v[i] > v[k] {
+				k = i
+			}
+		}
+		return k
+	}
+	var ok, okPlain, agree int
+	for i := range logits {
+		p, q := argmax(logits[i]), argmax(plain[i])
+		if p == labels[i] {
+			ok++
+		}
+		if q == labels[i] {
+			okPlain++
+		}
+		if p == q {
+			agree++
+		}
+		for k := range logits[i] {
+			r.MaxLogitError = max(r.MaxLogitError, math.Abs(logits[i][k]-plain[i][k]))
+		}
+	}
+	n := float64(len(logits))
+	r.Accuracy, r.PlaintextAccuracy, r.Agreement = float64(ok)/n, float64(okPlain)/n, float64(agree)/n
+	secs := make([]float64, len(st.Latencies))
+	for i, d := range st.Latencies {
+		secs[i] = d.Seconds()
+	}
+	sort.Float64s(secs)
+	r.SecondsMin, r.SecondsMax = secs[0], secs[len(secs)-1]
+	r.SecondsMedian = secs[len(secs)/2]
+	if len(secs)%2 == 0 {
+		r.SecondsMedian = (secs[len(secs)/2-1] + secs[len(secs)/2]) / 2
+	}
+	r.CPUSecondsPerSent = st.CPU.Seconds() / n
+	return r, nil
 }
