@@ -162,6 +162,11 @@ func newTokenMap(name string, rows []rowSpec, in [][]int, dup, B int) *tokenMap 
 	if nzBias {
 		m.bias = bias
 	}
+	if len(m.diags) == 0 {
+		// A zero matrix (possibly with a bias) still needs a ciphertext at
+		// the right level and scale: one zero diagonal gives it.
+		m.diags[0] = make([]float64, B)
+	}
 	return m
 }
 
@@ -502,15 +507,9 @@ func (m *EncoderModel) split(maps ...*tokenMap) ([]int, error) {
 		}
 	}
 	sort.Ints(ks)
-	if len(ks) == 0 {
-		return nil, errors.New("henn: encoder map has no nonzero weight")
-	}
 	n1, _, _ := bsgsSplit(ks, P)
 	babySet := map[int]bool{}
 	for _, t := range maps {
-		if len(t.diags) == 0 {
-			return nil, fmt.Errorf("henn: encoder map %s is zero", t.name)
-		}
 		gi := map[int]int{}
 		rs := make([]int, 0, len(t.diags))
 		for r := range t.diags {

@@ -144,6 +144,29 @@ func TestEncoderEncryptedMatchesForward(t *testing.T) {
 	}
 }
 
+// A closed form independent of Forward: with Q = 0 every score is 0, so
+// the attention is the plain average over the real tokens; with V = O =
+// Norm = I and FFNOut = 0 the logits are 2·mean(x), whatever the padding.
+func TestEncoderEncryptedUniformAttention(t *testing.T) {
+	if testing.Short() {
+		t.Skip("encrypted encoder at LogN 14")
+	}
+	const d = 4
+	e := &Encoder{Dim: d, Heads: 2, MaxTokens: 8, QuadShift: 3,
+		Layers: []EncoderLayer{{Q: eye(d, 0), K: eye(d, 1), V: eye(d, 1), O: eye(d, 1), Norm: eye(d, 1),
+			FFNIn: eye(d, 1), Act: Poly{Coeffs: approx.Poly{0.1, 0.5, 0.2}}, FFNOut: eye(d, 0)}},
+		Classifier: eye(d, 1)}
+	g := newEncoderRig(t, e, Options{Workers: 2})
+	x := [][]float64{{1, 2, 3, 4}, {-1, 0, 5, 2}, {0.5, 0.5, -2, 1}}
+	got := g.run(t, x)
+	for f := range d {
+		want := 2 * (x[0][f] + x[1][f] + x[2][f]) / 3
+		if math.Abs(got[f]-want) > 1e-4 {
+			t.Errorf("logit %d = %v, want %v", f, got[f], want)
+		}
+	}
+}
+
 // Two layers (N15-L17, no bootstrapping) and three classes (two class
 // partials per token block cannot hold them, so they take a quarter each);
 // a short sentence, so the second layer also sees padded tokens whose
