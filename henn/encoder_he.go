@@ -104,11 +104,10 @@ type tokenMap struct {
 	diags map[int][]float64
 	bias  []float64
 	// set by the plan
-	level   int        // input level
-	ptScale rlwe.Scale // plaintext scale
-	out     rlwe.Scale // scale after the rescale
-	giants  []giantStep
-	lazy    map[*babyTerm][]float64 // terms to encode at every evaluation
+	level   int         // input level
+	ptScale rlwe.Scale  // plaintext scale
+	out     rlwe.Scale  // scale after the rescale
+	giants  []giantStep // the split; plaintexts live in each server's copy
 }
 
 // rowSpec is one output row of a tokenMap: it is written at position pos

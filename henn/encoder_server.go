@@ -29,6 +29,14 @@ type EncoderServer struct {
 	m      *EncoderModel
 	params ckks.Parameters
 	keys   *rlwe.MemEvaluationKeySet
+	maps   map[*tokenMap]*mapServer
+}
+
+// mapServer is a server's copy of a token map's giant steps: the encoded
+// plaintexts, or (lazy) the slot vectors to encode at every evaluation.
+type mapServer struct {
+	giants []giantStep
+	lazy   map[*babyTerm][]float64
 }
 
 // maxCachedEncoderBytes bounds the encoded diagonals an EncoderServer
@@ -59,14 +67,18 @@ func NewEncoderServer(m *EncoderModel, evk *he.EvaluationKeys) (*EncoderServer, 
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("henn: evaluation keys lack %d of the %d rotations the encoder needs (first: %d); generate them with Client.EvaluationKeys(model.Rotations())", len(missing), len(rots), missing[0])
 	}
-	s := &EncoderServer{m: m, params: params, keys: evk.KeySet()}
+	s := &EncoderServer{m: m, params: params, keys: evk.KeySet(), maps: map[*tokenMap]*mapServer{}}
 	budget := int64(maxCachedEncoderBytes)
 	ecds := make([]*ckks.Encoder, m.workers)
 	for i := range ecds {
 		ecds[i] = ckks.NewEncoder(params)
 	}
 	for _, t := range m.maps() {
-		t.lazy = map[*babyTerm][]float64{}
+		ms := &mapServer{giants: make([]giantStep, len(t.giants)), lazy: map[*babyTerm][]float64{}}
+		for gi, g := range t.giants {
+			ms.giants[gi] = giantStep{rot: g.rot, terms: append([]babyTerm(nil), g.terms...)}
+		}
+		s.maps[t] = ms
 		size := int64(params.N()) * int64(t.level+1) * 8 * int64(len(t.diags))
 		cache := size <= budget
 		if cache {
@@ -77,8 +89,8 @@ func NewEncoderServer(m *EncoderModel, evk *he.EvaluationKeys) (*EncoderServer, 
 			vec []float64
 		}
 		var jobs []job
-		for gi := range t.giants {
-			g := &t.giants[gi]
+		for gi := range ms.giants {
+			g := &ms.giants[gi]
 			for ti := range g.terms {
 				bt := &g.terms[ti]
 				r := g.rot + bt.rot
@@ -91,7 +103,7 @@ func NewEncoderServer(m *EncoderModel, evk *he.EvaluationKeys) (*EncoderServer, 
 				if cache {
 					jobs = append(jobs, job{bt, v})
 				} else {
-					t.lazy[bt] = v
+					ms.lazy[bt] = v
 				}
 			}
 		}
@@ -126,6 +138,7 @@ type encWorker struct {
 	sv   *Server
 	ecds []*ckks.Encoder
 	m    *EncoderModel
+	maps map[*tokenMap]*mapServer
 }
 
 func (s *EncoderServer) newWorker() *encWorker {
@@ -136,7 +149,7 @@ func (s *EncoderServer) newWorker() *encWorker {
 		pool[i] = ckks.NewEvaluator(s.params, s.keys)
 		ecds[i] = ckks.NewEncoder(s.params)
 	}
-	return &encWorker{sv: &Server{params: s.params, eval: pool[0], workers: w, pool: pool}, ecds: ecds, m: s.m}
+	return &encWorker{sv: &Server{params: s.params, eval: pool[0], workers: w, pool: pool}, ecds: ecds, m: s.m, maps: s.maps}
 }
 
 // check reports why in cannot be evaluated.
@@ -199,10 +212,11 @@ func (w *encWorker) apply(x *rlwe.Ciphertext, babies []int, maps ...*tokenMap) (
 		// Lazy maps are encoded a few giant steps at a time, which bounds
 		// the plaintexts alive at once.
 		const chunk = 4
-		for lo := 0; lo < len(t.giants); lo += chunk {
-			giants := t.giants[lo:min(lo+chunk, len(t.giants))]
-			if len(t.lazy) > 0 {
-				if giants, err = w.encode(t, giants); err != nil {
+		ms := w.maps[t]
+		for lo := 0; lo < len(ms.giants); lo += chunk {
+			giants := ms.giants[lo:min(lo+chunk, len(ms.giants))]
+			if len(ms.lazy) > 0 {
+				if giants, err = w.encode(t, ms.lazy, giants); err != nil {
 					return nil, err
 				}
 			}
@@ -231,7 +245,7 @@ func (w *encWorker) apply(x *rlwe.Ciphertext, babies []int, maps ...*tokenMap) (
 }
 
 // encode encodes the plaintexts of giants of a lazy map.
-func (w *encWorker) encode(t *tokenMap, giants []giantStep) ([]giantStep, error) {
+func (w *encWorker) encode(t *tokenMap, lazy map[*babyTerm][]float64, giants []giantStep) ([]giantStep, error) {
 	out := make([]giantStep, len(giants))
 	type job struct {
 		dst *babyTerm
@@ -242,7 +256,7 @@ func (w *encWorker) encode(t *tokenMap, giants []giantStep) ([]giantStep, error)
 		out[k] = giantStep{rot: giants[k].rot, terms: make([]babyTerm, len(giants[k].terms))}
 		for i := range giants[k].terms {
 			out[k].terms[i].rot = giants[k].terms[i].rot
-			jobs = append(jobs, job{&out[k].terms[i], t.lazy[&giants[k].terms[i]]})
+			jobs = append(jobs, job{&out[k].terms[i], lazy[&giants[k].terms[i]]})
 		}
 	}
 	var fe firstError
