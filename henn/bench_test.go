@@ -144,3 +144,43 @@ func BenchmarkFFNBlock(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkEncoder: the whole HE-friendly encoder on one encrypted
+// sentence at the real shape (Dim 64, 4 heads, hidden 128, 64 tokens, 2
+// classes), 1 layer (N14-L9) and 2 layers (N15-L17); keys made once.
+// s/sentence is encrypt+evaluate+decrypt wall time, cpu-s/sentence the
+// process CPU time.
+//
+//	nice -n 10 go test ./henn -run '^$' -bench Encoder -benchtime 3x -timeout 60m
+func BenchmarkEncoder(b *testing.B) {
+	for _, layers := range []int{1, 2} {
+		b.Run(fmt.Sprintf("layers%d", layers), func(b *testing.B) {
+			e := randEncoder(11, 64, 4, 128, 64, layers, 2)
+			g := newEncoderRig(b, e, Options{Workers: 2})
+			x := randSentence(rand.New(rand.NewPCG(1, 2)), 40, 64)
+			cpu0 := cpuTime()
+			var eval time.Duration
+			for b.Loop() {
+				in, err := g.client.EncryptEncoderInput(g.m.Layout(), x)
+				if err != nil {
+					b.Fatal(err)
+				}
+				t0 := time.Now()
+				out, err := g.server.Evaluate(in)
+				if err != nil {
+					b.Fatal(err)
+				}
+				eval += time.Since(t0)
+				if _, err := g.client.DecryptEncoderLogits(g.m.Layout(), out); err != nil {
+					b.Fatal(err)
+				}
+			}
+			n := float64(b.N)
+			b.ReportMetric(b.Elapsed().Seconds()/n, "s/sentence")
+			b.ReportMetric(eval.Seconds()/n, "server-s/sentence")
+			b.ReportMetric((cpuTime()-cpu0).Seconds()/n, "cpu-s/sentence")
+			b.ReportMetric(float64(g.evk.Size())/1e6, "keyMB")
+			b.ReportMetric(float64(len(g.m.Rotations())), "rotation-keys")
+		})
+	}
+}

@@ -187,3 +187,79 @@ func (c *Client) sane(v []float64) error {
 	}
 	return nil
 }
+
+// EncryptEncoderInput encrypts one sentence for an [EncoderServer]: the
+// token rows x (1 ≤ len(x) ≤ l.MaxTokens rows of l.Dim features, the
+// client's embedding lookup) in the encoder layout, and the mask that only
+// the client can make because only it knows the length n: 1/n in every
+// slot of the n real tokens, 0 in the padding.
+func (c *Client) EncryptEncoderInput(l EncoderLayout, x [][]float64) (*EncoderInput, error) {
+	p := c.owner.Params()
+	if !l.Params.Equal(&p) {
+		return nil, fmt.Errorf("henn: encoder layout is for other parameters (LogN %d, %d levels) than the client's (LogN %d, %d levels)",
+			l.Params.LogN(), l.Params.MaxLevel(), p.LogN(), p.MaxLevel())
+	}
+	if len(l.permutation) != l.Dim || l.Dim == 0 {
+		return nil, errors.New("henn: encoder layout not made by CompileEncoder")
+	}
+	if len(x) == 0 {
+		return nil, errors.New("henn: empty sentence (no tokens)")
+	}
+	if len(x) > l.MaxTokens {
+		return nil, fmt.Errorf("henn: sentence has %d tokens, the encoder holds at most %d", len(x), l.MaxTokens)
+	}
+	if err := checkTokens(x, l.Dim, l.MaxTokens); err != nil {
+		return nil, err
+	}
+	n := len(x)
+	B, P := l.Block, l.Period()
+	period := make([]float64, P)
+	mask := make([]float64, P)
+	for t, row := range x {
+		for f, v := range row {
+			period[t*B+l.position(f)] = v
+			period[t*B+l.Dim+l.position(f)] = v
+		}
+		for i := range B {
+			mask[t*B+i] = 1 / float64(n)
+		}
+	}
+	tile := func(v []float64) []float64 {
+		out := make([]float64, p.MaxSlots())
+		for s := range out {
+			out[s] = v[s%P]
+		}
+		return out
+	}
+	xc, err := c.owner.Encrypt(tile(period), l.Level)
+	if err != nil {
+		return nil, err
+	}
+	mc, err := c.owner.Encrypt(tile(mask), l.Level)
+	if err != nil {
+		return nil, err
+	}
+	return &EncoderInput{X: xc, Mask: mc}, nil
+}
+
+// DecryptEncoderLogits decrypts an [EncoderServer]'s output into the
+// l.Classes logits. Like DecryptLogits it fails when the decrypted slots
+// reach the modulus bound (wrong key, other parameters, overflow).
+func (c *Client) DecryptEncoderLogits(l EncoderLayout, ct *rlwe.Ciphertext) ([]float64, error) {
+	p := c.owner.Params()
+	if !l.Params.Equal(&p) {
+		return nil, errors.New("henn: encoder layout is for other parameters than the client's")
+	}
+	v, err := c.owner.Decrypt(ct)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.sane(v); err != nil {
+		return nil, fmt.Errorf("henn: encoder output: %w", err)
+	}
+	out := make([]float64, l.Classes)
+	for k := range out {
+		out[k] = v[k*l.ClassStride]
+	}
+	return out, nil
+}

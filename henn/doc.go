@@ -58,6 +58,14 @@
 // only) and [NewBootstrapServer] executes the plan; [Model.Bootstraps]
 // lists where (bootstrap.go).
 //
+// Encoder: [CompileEncoder] evaluates a whole HE-friendly transformer
+// encoder ([Encoder]: 2Quad attention with a fixed normaliser, affine
+// normalisation, quadratic FFN activation) on one encrypted sentence:
+// token-major blocks with each head's features interleaved and duplicated,
+// attention as a Halevi–Shoup diagonal product of ciphertexts over the
+// token shifts, the length known only to the client through an encrypted
+// mask; 7 levels per layer and 1 for the pooling (encoder_he.go).
+//
 // Example:
 //
 //	m, _ := henn.Compile(net, henn.Options{Mode: henn.Packed})

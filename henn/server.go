@@ -50,10 +50,14 @@ type Server struct {
 	params  ckks.Parameters
 	eval    *ckks.Evaluator
 	workers int
-	steps   []serverStage
-	ffn     *ffnServer
-	gs      *graphServer
-	boot    refresher // bootstrapping models only (bootstrap.go)
+	// pool, when set, holds one evaluator per worker for rotateMany and
+	// giantSteps (a Lattigo evaluator holds buffers, so concurrent calls
+	// on one evaluator race); without it they share eval.
+	pool  []*ckks.Evaluator
+	steps []serverStage
+	ffn   *ffnServer
+	gs    *graphServer
+	boot  refresher // bootstrapping models only (bootstrap.go)
 }
 
 type serverStage struct {
@@ -431,7 +435,7 @@ func (s *Server) rotateMany(ct *rlwe.Ciphertext, rots []int) (map[int]*rlwe.Ciph
 		for j := i; j < len(nz); j += w {
 			chunk = append(chunk, nz[j])
 		}
-		m, err := s.eval.RotateHoistedNew(ct, chunk)
+		m, err := s.evaluator(i).RotateHoistedNew(ct, chunk)
 		if err != nil {
 			fe.set(err)
 			return
@@ -496,6 +500,15 @@ func (s *Server) linearPacked(ct *rlwe.Ciphertext, st serverStage) (*rlwe.Cipher
 	return total, nil
 }
 
+// evaluator returns worker i's evaluator: its own from the pool when the
+// pool has one, else the shared one.
+func (s *Server) evaluator(i int) *ckks.Evaluator {
+	if i < len(s.pool) {
+		return s.pool[i]
+	}
+	return s.eval
+}
+
 // giantSteps computes Σ_g rot_g(Σ_i pt_{g,i} ⊙ baby_i), the giant steps
 // spread over the workers; the result is not rescaled.
 func (s *Server) giantSteps(giants []giantStep, baby func(rot int) *rlwe.Ciphertext) (*rlwe.Ciphertext, error) {
@@ -503,6 +516,7 @@ func (s *Server) giantSteps(giants []giantStep, baby func(rot int) *rlwe.Ciphert
 	partial := make([]*rlwe.Ciphertext, w)
 	var fe firstError
 	parallel(w, w, func(wi int) {
+		ev := s.evaluator(wi)
 		for gi := wi; gi < len(giants); gi += w {
 			g := giants[gi]
 			var acc *rlwe.Ciphertext
@@ -510,13 +524,13 @@ func (s *Server) giantSteps(giants []giantStep, baby func(rot int) *rlwe.Ciphert
 				x := baby(t.rot)
 				if acc == nil {
 					var err error
-					if acc, err = s.eval.MulNew(x, t.pt); err != nil {
+					if acc, err = ev.MulNew(x, t.pt); err != nil {
 						fe.set(err)
 						return
 					}
 					continue
 				}
-				if err := s.eval.MulThenAdd(x, t.pt, acc); err != nil {
+				if err := ev.MulThenAdd(x, t.pt, acc); err != nil {
 					fe.set(err)
 					return
 				}
@@ -525,14 +539,14 @@ func (s *Server) giantSteps(giants []giantStep, baby func(rot int) *rlwe.Ciphert
 				continue
 			}
 			if g.rot != 0 {
-				if err := s.eval.Rotate(acc, g.rot, acc); err != nil {
+				if err := ev.Rotate(acc, g.rot, acc); err != nil {
 					fe.set(err)
 					return
 				}
 			}
 			if partial[wi] == nil {
 				partial[wi] = acc
-			} else if err := s.eval.Add(partial[wi], acc, partial[wi]); err != nil {
+			} else if err := ev.Add(partial[wi], acc, partial[wi]); err != nil {
 				fe.set(err)
 				return
 			}
