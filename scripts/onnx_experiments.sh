@@ -8,7 +8,8 @@
 #
 # OUT (default out/onnx) receives the .henn models and JSON reports.
 # ENCRYPTED_IMAGES (default 2000) test images run under CKKS, in chunks of
-# 40 (one process each; finished chunks are kept, so a rerun resumes), with
+# CHUNK (default 250; one process each, ≈ 9 GB resident; finished chunks are
+# kept, so a rerun resumes), with
 # MODEL=kernel|direct|minimax|decision|auto (default auto). About 2.5 CPU-seconds
 # per image: hours on a shared 2-core machine.
 set -euo pipefail
@@ -39,12 +40,13 @@ for m in ["kernel", "direct", "minimax", "decision", "auto"]:
 PY
 
 model=${MODEL:-auto}
-echo "== encrypted (CKKS) vs plaintext polynomial run, first $n test images, model lenet5_$model.henn (chunks of 40)"
-for off in $(seq 0 40 $((n - 1))); do
+chunk=${CHUNK:-250}
+echo "== encrypted (CKKS) vs plaintext polynomial run, first $n test images, model lenet5_$model.henn (chunks of $chunk)"
+for off in $(seq 0 "$chunk" $((n - 1))); do
 	[ -s "$out/enc_${model}_$off.json" ] || $k infer --model "$out/lenet5_$model.henn" --input mnist:test \
-		--offset "$off" --limit $((n - off < 40 ? n - off : 40)) --encrypted --json > "$out/enc_${model}_$off.json"
+		--offset "$off" --limit $((n - off < chunk ? n - off : chunk)) --encrypted --json > "$out/enc_${model}_$off.json"
 done
 python3 scripts/onnx_encrypted_summary.py "$out"/enc_${model}_*.json
 
 echo "== latency benchmark (Go): LeNet-5 and the MLP with quadratic activations (Orion runs its MLP at LogN 13)"
-nice -n 10 go test ./henn -run '^$' -bench 'BenchmarkGraph' -benchtime 3x -count 3 -timeout 60m
+nice -n 10 go test ./henn -run '^$' -bench 'BenchmarkGraph' -benchtime 3x -count 5 -timeout 60m | tee docs/onnx-bench.txt
