@@ -151,25 +151,24 @@ func (c *Client) EncoderModel(ctx context.Context) (*ModelInfo, henn.EncoderLayo
 
 // register makes the evaluation keys for rotations, sends them and
 // returns the session id and the size of the keys sent.
-func (c *Client) register(ctx context.Context, hc *henn.Client, rotations []int) (id string, keyBytes int64, received int64, err error) {
+func (c *Client) register(ctx context.Context, hc *henn.Client, rotations []int) (resp sessionResponse, keyBytes int64, received int64, err error) {
 	evk, err := hc.EvaluationKeys(rotations)
 	if err != nil {
-		return "", 0, 0, err
+		return resp, 0, 0, err
 	}
 	var buf bytes.Buffer
 	if _, err := evk.WriteTo(&buf); err != nil {
-		return "", 0, 0, err
+		return resp, 0, 0, err
 	}
 	keyBytes = int64(buf.Len())
 	b, err := c.do(ctx, http.MethodPost, "/v1/session", buf.Bytes())
 	if err != nil {
-		return "", keyBytes, 0, err
+		return resp, keyBytes, 0, err
 	}
-	var resp struct{ ID string }
 	if err := json.Unmarshal(b, &resp); err != nil || resp.ID == "" {
-		return "", keyBytes, int64(len(b)), fmt.Errorf("serve: session response %q has no id", b)
+		return resp, keyBytes, int64(len(b)), fmt.Errorf("serve: session response %q has no id", b)
 	}
-	return resp.ID, keyBytes, int64(len(b)), nil
+	return resp, keyBytes, int64(len(b)), nil
 }
 
 // NewSession fetches the model, makes a secret key locally and registers
@@ -184,8 +183,9 @@ func (c *Client) NewSession(ctx context.Context) (*Session, error) {
 		return nil, err
 	}
 	s := &Session{Info: *info, Layout: l, c: c, client: hc}
-	s.ID, s.KeyBytes, s.Received, err = c.register(ctx, hc, info.Rotations)
-	s.Sent += s.KeyBytes
+	var resp sessionResponse
+	resp, s.KeyBytes, s.Received, err = c.register(ctx, hc, info.Rotations)
+	s.ID, s.Sent = resp.ID, s.KeyBytes
 	if err != nil {
 		return nil, err
 	}
@@ -235,6 +235,9 @@ type EncoderSession struct {
 	// Byte counts of request and response bodies so far, keys included.
 	Sent, Received int64
 	KeyBytes       int64
+	// ServerBytes is the memory the server holds for the session (keys
+	// and its own encoded diagonals), as it reported.
+	ServerBytes int64
 }
 
 // NewEncoderSession fetches the encoder's public shape, makes a secret key
@@ -249,8 +252,9 @@ func (c *Client) NewEncoderSession(ctx context.Context) (*EncoderSession, error)
 		return nil, err
 	}
 	s := &EncoderSession{Info: *info, Layout: l, c: c, client: hc}
-	s.ID, s.KeyBytes, s.Received, err = c.register(ctx, hc, info.Rotations)
-	s.Sent += s.KeyBytes
+	var resp sessionResponse
+	resp, s.KeyBytes, s.Received, err = c.register(ctx, hc, info.Rotations)
+	s.ID, s.Sent, s.ServerBytes = resp.ID, s.KeyBytes, resp.Bytes
 	if err != nil {
 		return nil, err
 	}

@@ -98,8 +98,12 @@ func TestServeEncoderEndToEnd(t *testing.T) {
 		t.Fatalf("client layout %+v, server %+v", sess.Layout, l)
 	}
 	st := h.Stats()
-	if st.Sessions != 1 || st.KeyBytes <= sess.KeyBytes {
-		t.Errorf("stats %+v: want 1 session holding more than its %d bytes of keys (keys + encoded diagonals)", st, sess.KeyBytes)
+	if st.Sessions != 1 || st.KeyBytes <= sess.KeyBytes || st.KeyBytes != sess.ServerBytes {
+		t.Errorf("stats %+v, reported %d: want 1 session holding more than its %d bytes of keys (keys + encoded diagonals)", st, sess.ServerBytes, sess.KeyBytes)
+	}
+	// The size NewEncoder checks the limits with is the key set's.
+	if est := keySetBytes(m.Params(), len(m.Rotations())); math.Abs(float64(est-sess.KeyBytes)) > 0.01*float64(sess.KeyBytes) {
+		t.Errorf("estimated key set %d bytes, sent %d", est, sess.KeyBytes)
 	}
 	sentences := tinySentences(2, 1, 3, 4)
 	got, err := sess.Classify(ctx, sentences)
@@ -211,5 +215,19 @@ func TestEncoderWrongClient(t *testing.T) {
 	}
 	if hn.Sessions() != 0 {
 		t.Errorf("%d sessions after a refused client, want 0", hn.Sessions())
+	}
+}
+
+// TestEncoderLimitsTooSmall: limits no encoder key set fits are an error
+// of NewEncoder naming the flags, before any client makes keys.
+func TestEncoderLimitsTooSmall(t *testing.T) {
+	m, err := henn.CompileEncoder(tinyEncoder(1), henn.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cfg := range []Config{{MaxKeyBytes: 1 << 20}, {MaxKeyMemory: 1 << 20, MaxKeyBytes: 1 << 20}} {
+		if _, err := NewEncoder(m, cfg); err == nil || !strings.Contains(err.Error(), "--max-key-mb") || !strings.Contains(err.Error(), "rotation keys") {
+			t.Errorf("NewEncoder with %+v: %v", cfg, err)
+		}
 	}
 }

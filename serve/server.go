@@ -21,6 +21,8 @@ import (
 
 	"github.com/krelu/krelu/he"
 	"github.com/krelu/krelu/henn"
+	"github.com/tuneinsight/lattigo/v6/core/rlwe"
+	"github.com/tuneinsight/lattigo/v6/schemes/ckks"
 )
 
 // InfoFormat names the version of ModelInfo.
@@ -222,7 +224,25 @@ func NewEncoder(m *henn.EncoderModel, cfg Config) (*Handler, error) {
 	info := ModelInfo{Preset: m.Preset(), Depth: m.Depth(),
 		Layout:   LayoutInfo{Mode: EncoderMode, InputDim: l.Dim, OutputDim: l.Classes, Level: l.Level, Block: l.Block},
 		InputDim: l.Dim, Classes: l.Classes, PerCiphertext: 1, Encoder: ei}
+	cfg, err := cfg.check()
+	if err != nil {
+		return nil, err
+	}
+	// An encoder's key set is large (44 Galois keys ≈ 650 MB at LogN 14):
+	// limits that no client could meet are an error now, not a 413 after
+	// each client's key generation.
+	if need := keySetBytes(m.Params(), len(m.Rotations())); need > cfg.MaxKeyBytes || need > cfg.MaxKeyMemory {
+		return nil, fmt.Errorf("serve: this encoder's evaluation keys take about %.0f MiB (%d rotation keys at LogN %d), more than the key upload limit of %.0f MiB (krelu serve --max-key-mb) or the key memory of %.0f MiB (--max-key-memory-mb)",
+			mib(need), len(m.Rotations()), m.Params().LogN(), mib(cfg.MaxKeyBytes), mib(cfg.MaxKeyMemory))
+	}
 	return newHandler(&encoder{m: m}, info, cfg)
+}
+
+// keySetBytes is the size of a key set of rotations Galois keys for params
+// (public, relinearization and Galois keys; he's framing adds a few KB).
+func keySetBytes(params ckks.Parameters, rotations int) int64 {
+	return int64(rlwe.NewPublicKey(params).BinarySize()) + int64(rlwe.NewRelinearizationKey(params).BinarySize()) +
+		int64(rotations)*int64(rlwe.NewGaloisKey(params).BinarySize())
 }
 
 func newHandler(b backend, info ModelInfo, cfg Config) (*Handler, error) {
@@ -446,7 +466,14 @@ func (s *Handler) postSession(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusCreated)
-	json.NewEncoder(w).Encode(map[string]string{"id": sess.id})
+	json.NewEncoder(w).Encode(sessionResponse{ID: sess.id, Bytes: sess.keyBytes})
+}
+
+// sessionResponse is the body of a created session: its id and the
+// memory it holds on the server (counted against Config.MaxKeyMemory).
+type sessionResponse struct {
+	ID    string `json:"id"`
+	Bytes int64  `json:"session_bytes"`
 }
 
 // admit reports whether a session holding size bytes of keys fits, after
