@@ -183,6 +183,24 @@ func TestServeEncoderEndToEnd(t *testing.T) {
 	if _, err := sess.Classify(ctx, sentences[:1]); err != nil {
 		t.Errorf("after the malformed requests: %v", err)
 	}
+
+	// A key memory that holds the keys but not the session's diagonals:
+	// the session is refused with 503, and nothing is kept.
+	limit := sess.KeyBytes + 64<<10
+	small, err := NewEncoder(m, Config{MaxKeyBytes: limit, MaxKeyMemory: limit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer small.Close()
+	ts2 := httptest.NewServer(small)
+	defer ts2.Close()
+	_, err = (&Client{BaseURL: ts2.URL, HTTP: ts2.Client()}).NewEncoderSession(ctx)
+	if err == nil || !strings.Contains(err.Error(), "503") || !strings.Contains(err.Error(), "encoded weights") {
+		t.Errorf("session over the key memory: %v", err)
+	}
+	if st := small.Stats(); st.Sessions != 0 || st.KeyBytes != 0 {
+		t.Errorf("after a refused session: %+v", st)
+	}
 }
 
 // TestEncoderWrongClient: a network client facing an encoder server, and

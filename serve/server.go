@@ -511,7 +511,7 @@ func (s *Handler) admit(size int64, evict bool) bool {
 func (s *Handler) full(w http.ResponseWriter, size int64) {
 	st := s.Stats()
 	if size > s.cfg.MaxKeyMemory {
-		httpError(w, http.StatusServiceUnavailable, "serve: key set of %.1f MiB exceeds the server's key memory of %.1f MiB (krelu serve --max-key-memory-mb)",
+		httpError(w, http.StatusServiceUnavailable, "serve: a session of %.1f MiB (evaluation keys, and an encoder's own encoded weights) exceeds the server's key memory of %.1f MiB (krelu serve --max-key-memory-mb)",
 			mib(size), mib(s.cfg.MaxKeyMemory))
 		return
 	}
