@@ -57,7 +57,7 @@ func fuzzHandler(f *testing.F) (h *Handler, id string, keyHead, ctHead []byte) {
 func FuzzSessionBody(f *testing.F) {
 	h, _, keyHead, ctHead := fuzzHandler(f)
 	var params bytes.Buffer
-	if _, err := he.WriteParameters(&params, h.model.Params()); err != nil {
+	if _, err := he.WriteParameters(&params, h.model.params()); err != nil {
 		f.Fatal(err)
 	}
 	f.Add(keyHead)

@@ -16,6 +16,13 @@
 //	POST /v1/session             body: he.EvaluationKeys.WriteTo; JSON {"id": ...}
 //	POST /v1/session/{id}/infer  body: henn.Ciphertexts.WriteTo; body: the output batch
 //
+// The same Handler serves a transformer encoder (NewEncoder, a
+// henn.EncoderModel; Client.NewEncoderSession): ModelInfo then carries the
+// encoder's public shape, a request one group of two ciphertexts (token
+// matrix, length mask) per sentence, and each session its own
+// henn.EncoderServer, whose encoded diagonals count against
+// Config.MaxKeyMemory with its keys.
+//
 // What the server learns: the parameters and rotations (public), the number
 // of ciphertexts and inputs in a batch, and timing. It never sees an input,
 // a logit or a secret key. This is the semi-honest setting of CryptoNets

@@ -3,6 +3,7 @@ package serve
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"github.com/krelu/krelu/internal/logits"
 	"io"
 	"math"
@@ -205,7 +206,11 @@ func TestRejects(t *testing.T) {
 	if code != http.StatusCreated {
 		t.Fatalf("POST /v1/session: %d %s", code, msg)
 	}
-	id := msg[strings.Index(msg, `"id":"`)+6 : strings.LastIndex(msg, `"`)]
+	var created sessionResponse
+	if err := json.Unmarshal([]byte(msg), &created); err != nil || created.ID == "" || created.Bytes <= 0 {
+		t.Fatalf("POST /v1/session answered %q", msg)
+	}
+	id := created.ID
 	infer := ts.URL + "/v1/session/" + id + "/infer"
 	badCt := bytes.Clone(cts.Bytes())
 	for i := cts.Len() / 2; i < cts.Len()/2+64; i++ {

@@ -13,6 +13,7 @@ import (
 	"mime"
 	"net/http"
 	"os"
+	"reflect"
 	"runtime"
 	"strconv"
 	"sync"
@@ -20,6 +21,8 @@ import (
 
 	"github.com/krelu/krelu/he"
 	"github.com/krelu/krelu/henn"
+	"github.com/tuneinsight/lattigo/v6/core/rlwe"
+	"github.com/tuneinsight/lattigo/v6/schemes/ckks"
 )
 
 // InfoFormat names the version of ModelInfo.
@@ -132,15 +135,31 @@ type ModelInfo struct {
 	InputDim      int        `json:"input_dim"`
 	Classes       int        `json:"classes"`
 	PerCiphertext int        `json:"inputs_per_ciphertext"`
-	MaxKeyBytes   int64      `json:"max_key_bytes"`
-	MaxCtBytes    int64      `json:"max_ciphertext_bytes"`
+	// Encoder describes a transformer encoder (Layout.Mode "encoder"):
+	// the shape a client rebuilds the henn.EncoderLayout from. Nil for a
+	// network.
+	Encoder     *EncoderInfo `json:"encoder,omitempty"`
+	MaxKeyBytes int64        `json:"max_key_bytes"`
+	MaxCtBytes  int64        `json:"max_ciphertext_bytes"`
 }
+
+// EncoderInfo is the public shape of an encrypted transformer encoder
+// (henn.NewEncoderLayout's arguments): no weights.
+type EncoderInfo struct {
+	Dim       int `json:"dim"`
+	Heads     int `json:"heads"`
+	MaxTokens int `json:"max_tokens"`
+	Classes   int `json:"classes"`
+	Layers    int `json:"layers"`
+}
+
+// EncoderMode is LayoutInfo.Mode of a served transformer encoder.
+const EncoderMode = "encoder"
 
 // Handler serves one compiled model. Safe for concurrent use. Call Close
 // to stop its session janitor.
 type Handler struct {
-	model   *henn.Model
-	weights *henn.Weights // encoded once, shared by every session
+	model   backend
 	cfg     Config
 	info    []byte
 	h       http.Handler
@@ -158,8 +177,8 @@ type Handler struct {
 
 type session struct {
 	id       string
-	server   *henn.Server
-	keyBytes int64
+	server   evaluator
+	keyBytes int64 // evaluation keys and the session's own encoded weights
 	lastUsed time.Time
 	busy     int // requests in flight
 }
@@ -179,33 +198,81 @@ func New(m *henn.Model, cfg Config) (*Handler, error) {
 		// docs/deep.md. Run such models with krelu infer --encrypted.
 		return nil, fmt.Errorf("serve: the model bootstraps (%d bootstraps per ciphertext under %s); serving bootstrapping models is not supported (bootstrapping keys take gigabytes per session): run it with krelu infer --encrypted", len(m.Bootstraps()), m.Preset())
 	}
-	cfg, err := cfg.check()
-	if err != nil {
-		return nil, err
-	}
 	w, err := henn.EncodeWeights(m)
 	if err != nil {
 		return nil, err
 	}
-	var pb bytes.Buffer
-	if _, err := he.WriteParameters(&pb, m.Params()); err != nil {
-		return nil, err
-	}
-	fp := he.Fingerprint(m.Params())
-	rot := m.Rotations()
-	if rot == nil {
-		rot = []int{}
-	}
-	info, err := json.Marshal(ModelInfo{Format: InfoFormat, Fingerprint: hex.EncodeToString(fp[:]),
-		Preset: m.Preset(), LogN: m.Params().LogN(), Depth: m.Depth(), Task: cfg.Task, Parameters: pb.Bytes(),
+	info := ModelInfo{Preset: m.Preset(), Depth: m.Depth(),
 		Layout: LayoutInfo{Mode: l.Mode.String(), InputDim: l.InputDim, OutputDim: l.OutputDim, Level: l.Level,
 			Block: l.Block, Stride: l.Stride, InPeriod: l.InPeriod, OutPeriod: l.OutPeriod, Copies: l.Copies, CopyShift: l.CopyShift},
-		Rotations: rot, InputDim: l.InputDim, Classes: l.OutputDim, PerCiphertext: l.PerCiphertext(),
-		MaxKeyBytes: cfg.MaxKeyBytes, MaxCtBytes: cfg.MaxCiphertextBytes})
+		InputDim: l.InputDim, Classes: l.OutputDim, PerCiphertext: l.PerCiphertext()}
+	return newHandler(&network{m: m, w: w}, info, cfg)
+}
+
+// NewEncoder returns a Handler for m, a transformer encoder compiled by
+// henn.CompileEncoder. Each session holds the client's evaluation keys and
+// its own henn.EncoderServer (whose encoded diagonals count against
+// Config.MaxKeyMemory with the keys). A request carries one group of two
+// ciphertexts per sentence, the token matrix and the length mask of
+// henn.Client.EncryptEncoderInput; the answer, one group of one
+// ciphertext (the logits) per sentence.
+func NewEncoder(m *henn.EncoderModel, cfg Config) (*Handler, error) {
+	if m == nil {
+		return nil, errors.New("serve: nil encoder model")
+	}
+	l := m.Layout()
+	ei := &EncoderInfo{Dim: l.Dim, Heads: l.Heads, MaxTokens: l.MaxTokens, Classes: l.Classes, Layers: l.Layers()}
+	// The client rebuilds the layout from ei alone: check here, once, that
+	// it gets the one the model was compiled with.
+	if got, err := henn.NewEncoderLayout(m.Params(), ei.Dim, ei.Heads, ei.MaxTokens, ei.Classes, ei.Layers); err != nil || !reflect.DeepEqual(got, l) {
+		return nil, fmt.Errorf("serve: the encoder's layout cannot be rebuilt from its public shape (%v)", err)
+	}
+	info := ModelInfo{Preset: m.Preset(), Depth: m.Depth(),
+		Layout:   LayoutInfo{Mode: EncoderMode, InputDim: l.Dim, OutputDim: l.Classes, Level: l.Level, Block: l.Block},
+		InputDim: l.Dim, Classes: l.Classes, PerCiphertext: 1, Encoder: ei}
+	cfg, err := cfg.check()
 	if err != nil {
 		return nil, err
 	}
-	s := &Handler{model: m, weights: w, cfg: cfg, info: info, uploads: make(chan struct{}, 2), evals: make(chan struct{}, cfg.MaxEvaluations),
+	// An encoder's key set is large (44 Galois keys ≈ 650 MB at LogN 14):
+	// limits that no client could meet are an error now, not a 413 after
+	// each client's key generation.
+	if need := keySetBytes(m.Params(), len(m.Rotations())); need > cfg.MaxKeyBytes || need > cfg.MaxKeyMemory {
+		return nil, fmt.Errorf("serve: this encoder's evaluation keys take about %.0f MiB (%d rotation keys at LogN %d), more than the key upload limit of %.0f MiB (krelu serve --max-key-mb) or the key memory of %.0f MiB (--max-key-memory-mb)",
+			mib(need), len(m.Rotations()), m.Params().LogN(), mib(cfg.MaxKeyBytes), mib(cfg.MaxKeyMemory))
+	}
+	return newHandler(&encoder{m: m}, info, cfg)
+}
+
+// keySetBytes is the size of a key set of rotations Galois keys for params
+// (public, relinearization and Galois keys; he's framing adds a few KB).
+func keySetBytes(params ckks.Parameters, rotations int) int64 {
+	return int64(rlwe.NewPublicKey(params).BinarySize()) + int64(rlwe.NewRelinearizationKey(params).BinarySize()) +
+		int64(rotations)*int64(rlwe.NewGaloisKey(params).BinarySize())
+}
+
+func newHandler(b backend, info ModelInfo, cfg Config) (*Handler, error) {
+	cfg, err := cfg.check()
+	if err != nil {
+		return nil, err
+	}
+	params := b.params()
+	var pb bytes.Buffer
+	if _, err := he.WriteParameters(&pb, params); err != nil {
+		return nil, err
+	}
+	fp := he.Fingerprint(params)
+	rot := b.rotations()
+	if rot == nil {
+		rot = []int{}
+	}
+	info.Format, info.Fingerprint, info.LogN, info.Task, info.Parameters = InfoFormat, hex.EncodeToString(fp[:]), params.LogN(), cfg.Task, pb.Bytes()
+	info.Rotations, info.MaxKeyBytes, info.MaxCtBytes = rot, cfg.MaxKeyBytes, cfg.MaxCiphertextBytes
+	js, err := json.Marshal(info)
+	if err != nil {
+		return nil, err
+	}
+	s := &Handler{model: b, cfg: cfg, info: js, uploads: make(chan struct{}, 2), evals: make(chan struct{}, cfg.MaxEvaluations),
 		sessions: map[string]*list.Element{}, lru: list.New(), done: make(chan struct{}), now: time.Now}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/model", s.getModel)
@@ -263,15 +330,15 @@ func (s *Handler) janitor() {
 // Stats is a snapshot of what a Handler holds.
 type Stats struct {
 	Sessions     int   `json:"sessions"`
-	KeyBytes     int64 `json:"key_bytes"`     // key material of all sessions
-	WeightsBytes int64 `json:"weights_bytes"` // encoded weights, shared
+	KeyBytes     int64 `json:"key_bytes"`     // key material of all sessions (and an encoder's per-session weights)
+	WeightsBytes int64 `json:"weights_bytes"` // encoded weights shared by all sessions
 }
 
 // Stats reports the sessions and memory held.
 func (s *Handler) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return Stats{Sessions: s.lru.Len(), KeyBytes: s.keyBytes, WeightsBytes: s.weights.Size()}
+	return Stats{Sessions: s.lru.Len(), KeyBytes: s.keyBytes, WeightsBytes: s.model.sharedBytes()}
 }
 
 // Sessions reports how many sessions are held.
@@ -362,7 +429,7 @@ func (s *Handler) postSession(w http.ResponseWriter, r *http.Request) {
 	// body holding anything else (parameters, a ciphertext, keys for other
 	// parameters, any other bytes) fails its header check before the
 	// payload is read.
-	params := s.model.Params()
+	params := s.model.params()
 	evk, err := he.ReadEvaluationKeysFor(r.Body, params)
 	if errors.Is(err, he.ErrOtherParameters) {
 		want := he.Fingerprint(params)
@@ -374,15 +441,25 @@ func (s *Handler) postSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Keys for rotations the model does not use are dropped at once.
-	evk.Retain(s.model.Rotations()...)
-	srv, err := s.weights.NewServer(evk)
+	evk.Retain(s.model.rotations()...)
+	// A key set that cannot fit is refused before the server's own
+	// per-session work (an encoder encodes its diagonals).
+	want := evk.Size() + s.model.extraHint()
+	s.mu.Lock()
+	ok := s.admit(want, false)
+	s.mu.Unlock()
+	if !ok {
+		s.full(w, want)
+		return
+	}
+	srv, extra, err := s.model.newEvaluator(evk)
 	if err != nil {
 		httpError(w, http.StatusBadRequest, "serve: evaluation keys rejected: %v", err)
 		return
 	}
 	var id [16]byte
 	rand.Read(id[:])
-	sess := &session{id: hex.EncodeToString(id[:]), server: srv, keyBytes: evk.Size()}
+	sess := &session{id: hex.EncodeToString(id[:]), server: srv, keyBytes: evk.Size() + extra}
 	s.mu.Lock()
 	sess.lastUsed = s.now()
 	if !s.admit(sess.keyBytes, true) {
@@ -395,7 +472,14 @@ func (s *Handler) postSession(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusCreated)
-	json.NewEncoder(w).Encode(map[string]string{"id": sess.id})
+	json.NewEncoder(w).Encode(sessionResponse{ID: sess.id, Bytes: sess.keyBytes})
+}
+
+// sessionResponse is the body of a created session: its id and the
+// memory it holds on the server (counted against Config.MaxKeyMemory).
+type sessionResponse struct {
+	ID    string `json:"id"`
+	Bytes int64  `json:"session_bytes"`
 }
 
 // admit reports whether a session holding size bytes of keys fits, after
@@ -433,7 +517,7 @@ func (s *Handler) admit(size int64, evict bool) bool {
 func (s *Handler) full(w http.ResponseWriter, size int64) {
 	st := s.Stats()
 	if size > s.cfg.MaxKeyMemory {
-		httpError(w, http.StatusServiceUnavailable, "serve: key set of %.1f MiB exceeds the server's key memory of %.1f MiB (krelu serve --max-key-memory-mb)",
+		httpError(w, http.StatusServiceUnavailable, "serve: a session of %.1f MiB (evaluation keys, and an encoder's own encoded weights) exceeds the server's key memory of %.1f MiB (krelu serve --max-key-memory-mb)",
 			mib(size), mib(s.cfg.MaxKeyMemory))
 		return
 	}
@@ -497,13 +581,17 @@ func (s *Handler) postInfer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.release(sess)
-	in, err := henn.ReadCiphertexts(r.Body, s.model.Params())
+	in, err := henn.ReadCiphertexts(r.Body, s.model.params())
 	if err != nil {
 		bodyError(w, r, "ciphertext batch", err, s.cfg.ReadTimeout)
 		return
 	}
 	if len(in.Groups) == 0 {
 		httpError(w, http.StatusBadRequest, "serve: empty ciphertext batch")
+		return
+	}
+	if err := s.model.checkBatch(in); err != nil {
+		httpError(w, http.StatusBadRequest, "serve: %v", err)
 		return
 	}
 	out, err := s.evaluate(r.Context(), sess, in)
@@ -519,7 +607,7 @@ func (s *Handler) postInfer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var buf bytes.Buffer
-	if _, err := out.WriteTo(&buf, s.model.Params()); err != nil {
+	if _, err := out.WriteTo(&buf, s.model.params()); err != nil {
 		httpError(w, http.StatusInternalServerError, "serve: writing the result: %v", err)
 		return
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/krelu/krelu/mnist"
 	"github.com/krelu/krelu/nn"
 	"github.com/krelu/krelu/serve"
+	"github.com/krelu/krelu/transformer"
 )
 
 func init() {
@@ -25,10 +26,13 @@ func init() {
 
 func runServe(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", stderr)
-	setUsage(fs, stderr, "krelu serve --model MODEL [flags]", "")
-	model := fs.String("model", "", "model checkpoint (polynomial activations of degree ≤ 2; required)")
+	setUsage(fs, stderr, "krelu serve --model MODEL [flags]",
+		"MODEL is an MNIST checkpoint (polynomial activations of degree ≤ 2) or an HE-friendly SST-2\n"+
+			"transformer (sst2 train --he-friendly), whose whole encoder is then served; its clients use\n"+
+			"krelu client --task sst2.")
+	model := fs.String("model", "", "model checkpoint: an MNIST network or an HE-friendly transformer (required)")
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address host:port")
-	mode := fs.String("mode", "packed", "encrypted layout: packed (several images per ciphertext) or slots (one ciphertext per pixel; needs a larger --max-ct-mb)")
+	mode := fs.String("mode", "packed", "encrypted layout of a network: packed (several images per ciphertext) or slots (one ciphertext per pixel; needs a larger --max-ct-mb)")
 	sessions := fs.Int("max-sessions", serve.DefaultMaxSessions, "sessions (key sets) kept, 1…4096; idle ones are dropped least recently used first")
 	keyMB := fs.Int64("max-key-mb", serve.DefaultMaxKeyBytes>>20, "largest evaluation-key upload in MiB, 1…65536")
 	ctMB := fs.Int64("max-ct-mb", serve.DefaultMaxCiphertextBytes>>20, "largest ciphertext batch in MiB, 1…65536")
@@ -44,7 +48,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	h, m, err := serveHandler(*model, *mode, &cfg)
+	h, desc, err := serveHandler(*model, *mode, isSet(fs, "mode"), &cfg)
 	if err != nil {
 		return err
 	}
@@ -57,8 +61,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if task == "" {
 		task = "unknown task"
 	}
-	fmt.Fprintf(stdout, "serving %s (%s; %s, %s, LogN %d, depth %d, %d rotation keys) on http://%s\n",
-		*model, task, m.Layout().Mode, m.Preset(), m.Params().LogN(), m.Depth(), len(m.Rotations()), ln.Addr())
+	fmt.Fprintf(stdout, "serving %s (%s; %s) on http://%s\n", *model, task, desc, ln.Addr())
 	return serve.NewHTTPServer(h).Serve(ln)
 }
 
@@ -93,10 +96,12 @@ func serveConfig(addr string, sessions int, keyMB, ctMB, memMB int64, evals int,
 }
 
 // serveHandler loads a checkpoint and compiles it for the server; cfg.Task
-// is set to the task the checkpoint records.
-func serveHandler(path, mode string, cfg *serve.Config) (*serve.Handler, *henn.Model, error) {
+// is set to the task the checkpoint records. It returns the handler and a
+// one-line description. modeSet says whether --mode was given: it has no
+// meaning for a transformer encoder.
+func serveHandler(path, mode string, modeSet bool, cfg *serve.Config) (*serve.Handler, string, error) {
 	if path == "" {
-		return nil, nil, fmt.Errorf("%w: --model MODEL is required", errUsage)
+		return nil, "", fmt.Errorf("%w: --model MODEL is required", errUsage)
 	}
 	var opts henn.Options
 	switch mode {
@@ -105,23 +110,57 @@ func serveHandler(path, mode string, cfg *serve.Config) (*serve.Handler, *henn.M
 	case "slots":
 		opts.Mode = henn.Slots
 	default:
-		return nil, nil, fmt.Errorf("%w: --mode %q: want packed or slots", errUsage, mode)
+		return nil, "", fmt.Errorf("%w: --mode %q: want packed or slots", errUsage, mode)
+	}
+	s, err := transformer.LoadFile(path)
+	switch {
+	case err == nil:
+		if modeSet {
+			return nil, "", fmt.Errorf("%w: --mode applies to MNIST networks; %s is a transformer, whose encoder has its own layout", errUsage, path)
+		}
+		return serveEncoder(path, s, cfg)
+	case !errors.Is(err, transformer.ErrNotModel):
+		return nil, "", err
 	}
 	n, err := nn.LoadFile(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, "", err
 	}
 	cfg.Task = n.Task
 	hn, err := n.HENN()
 	if err != nil {
-		return nil, nil, err
+		return nil, "", err
 	}
 	m, err := henn.Compile(hn, opts)
 	if err != nil {
-		return nil, nil, err
+		return nil, "", err
 	}
 	h, err := serve.New(m, *cfg)
-	return h, m, err
+	if err != nil {
+		return nil, "", err
+	}
+	return h, fmt.Sprintf("%s, %s, LogN %d, depth %d, %d rotation keys", m.Layout().Mode, m.Preset(), m.Params().LogN(), m.Depth(), len(m.Rotations())), nil
+}
+
+// serveEncoder serves the whole encoder of an HE-friendly transformer.
+// The server keeps the weights; clients get the public shape only.
+func serveEncoder(path string, s *transformer.Saved, cfg *serve.Config) (*serve.Handler, string, error) {
+	e, err := s.Model.Encoder()
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", path, err)
+	}
+	m, err := henn.CompileEncoder(e, henn.Options{})
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", path, err)
+	}
+	cfg.Task = s.Task
+	h, err := serve.NewEncoder(m, *cfg)
+	if err != nil {
+		return nil, "", err
+	}
+	l := m.Layout()
+	return h, fmt.Sprintf("transformer encoder, %d layer(s), width %d, %d heads, ≤ %d tokens; %s, LogN %d, depth %d, %d rotation keys",
+		l.Layers(), l.Dim, l.Heads, l.MaxTokens, m.Preset(), m.Params().LogN(), m.Depth(), len(m.Rotations())), nil
 }
 
 type clientReport struct {
@@ -145,20 +184,36 @@ type clientReport struct {
 
 func runClient(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("client", stderr)
-	setUsage(fs, stderr, "krelu client --server URL [flags]", "")
+	setUsage(fs, stderr, "krelu client --server URL [--task mnist|fashion] [--limit N] [--batch N] [--json]\n"+
+		"       krelu client --server URL --task sst2 --model MODEL [--dev TSV] [--dev-limit N | --text SENTENCE] [--json]",
+		"With --task sst2 the server serves an HE-friendly transformer's encoder: the client tokenizes,\n"+
+			"looks up the token and position embeddings in MODEL (the vocabulary and embedding tables are\n"+
+			"all it uses to encrypt; the other weights only give the plaintext reference it reports\n"+
+			"agreement with), encrypts the token matrix and a length mask, and decrypts the logits.")
 	server := fs.String("server", "", "server URL, e.g. http://127.0.0.1:8080 (required)")
-	task := fs.String("task", "mnist", "test set: mnist or fashion (must be the task the server's model was trained for)")
+	task := fs.String("task", "mnist", "test set: mnist, fashion or sst2 (must be the task the server's model was trained for)")
 	limit := fs.Int("limit", 0, "classify only the first N test images, 0 (all 10,000) … 10000")
 	batch := fs.Int("batch", 0, "images per request, 0 (a whole number of ciphertexts, about 256 images) … 65536")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	var sc sst2ClientFlags
+	sc.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *server == "" {
-		return fmt.Errorf("%w: --server URL is required", errUsage)
+	if *task == transformer.TaskSST2 {
+		if err := firstErr(needs(fs, "limit", false, "--task mnist or fashion"), needs(fs, "batch", false, "--task mnist or fashion")); err != nil {
+			return err
+		}
+		if err := checkServerURL(*server); err != nil {
+			return err
+		}
+		return sst2Client(fs, *server, &sc, *asJSON, stdout, stderr)
 	}
-	if u, err := url.Parse(*server); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%w: --server %q: want an http:// or https:// URL with a host, e.g. http://127.0.0.1:8080", errUsage, *server)
+	if err := sc.onlyWithSST2(fs); err != nil {
+		return err
+	}
+	if err := checkServerURL(*server); err != nil {
+		return err
 	}
 	if *limit < 0 || *limit > 10000 {
 		return fmt.Errorf("%w: --limit %d: want 0 (all) … 10000", errUsage, *limit)
@@ -168,19 +223,22 @@ func runClient(args []string, stdout, stderr io.Writer) error {
 	}
 	t, err := imgTask(*task)
 	if err != nil {
-		return fmt.Errorf("%w: --task %q: want mnist or fashion", errUsage, *task)
+		return fmt.Errorf("%w: --task %q: want mnist, fashion or sst2", errUsage, *task)
 	}
 	ctx := context.Background()
 	c := &serve.Client{BaseURL: *server, HTTP: &http.Client{Timeout: 10 * time.Minute}}
 	// The model description first: a wrong task or shape is an error
 	// before any key is made.
-	info, _, err := c.Model(ctx)
+	info, err := c.Info(ctx)
 	if err != nil {
 		return err
 	}
 	if info.Task != "" && info.Task != string(t) {
 		return fmt.Errorf("the server's model was trained for %s; --task %s would classify %s images with it (use --task %s, or serve a %s model)",
 			info.Task, t, t, info.Task, t)
+	}
+	if info.Encoder != nil {
+		return fmt.Errorf("the server serves a transformer encoder, not an image classifier (use --task sst2 --model MODEL)")
 	}
 	if info.InputDim != mnist.Pixels || info.Classes != mnist.Classes {
 		return fmt.Errorf("server model takes %d inputs and gives %d classes; %s images are %d pixels in %d classes",
@@ -245,5 +303,15 @@ func runClient(args []string, stdout, stderr io.Writer) error {
 		rep.Setup, float64(rep.KeyBytes)/1e6, rep.Latency, rep.Amortized, rep.BatchImages)
 	fmt.Fprintf(stdout, "  sent %.1f MB, received %.1f MB in total; per image %.1f KB up, %.1f KB down\n",
 		float64(rep.BytesSent)/1e6, float64(rep.BytesRecv)/1e6, float64(rep.SentPerImg)/1e3, float64(rep.RecvPerImg)/1e3)
+	return nil
+}
+
+func checkServerURL(server string) error {
+	if server == "" {
+		return fmt.Errorf("%w: --server URL is required", errUsage)
+	}
+	if u, err := url.Parse(server); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%w: --server %q: want an http:// or https:// URL with a host, e.g. http://127.0.0.1:8080", errUsage, server)
+	}
 	return nil
 }

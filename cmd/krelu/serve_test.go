@@ -37,7 +37,7 @@ func TestServeClient(t *testing.T) {
 	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	h, _, err := serveHandler(path, "packed", &serve.Config{})
+	h, _, err := serveHandler(path, "packed", false, &serve.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
