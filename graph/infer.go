@@ -447,38 +447,9 @@ func reshapeRule(c *ctx, in []*absVal) ([][]int, error) {
 	if err != nil {
 		return nil, err
 	}
-	size := prod(x)
-	allowZero := c.n.AttrInt("allowzero", 0) != 0
-	shape := make([]int, len(target))
-	infer, known := -1, 1
-	for i, d := range target {
-		switch {
-		case d == 0 && !allowZero:
-			if i >= len(x) {
-				return nil, c.errf("shape %v copies dimension %d of an input of shape %v", target, i, x)
-			}
-			shape[i] = x[i]
-		case d == -1:
-			if infer >= 0 {
-				return nil, c.errf("shape %v has more than one -1", target)
-			}
-			infer = i
-			continue
-		case d < 0:
-			return nil, c.errf("shape %v has a negative dimension", target)
-		default:
-			shape[i] = d
-		}
-		known *= shape[i]
-	}
-	if infer >= 0 {
-		if known == 0 || size%known != 0 {
-			return nil, c.errf("cannot reshape %v to %v", x, target)
-		}
-		shape[infer] = size / known
-	}
-	if n, err := ShapeSize(shape); err != nil || n != size {
-		return nil, c.errf("cannot reshape %v (%d values) to %v", x, size, target)
+	shape, err := reshapeTarget(c, x, target)
+	if err != nil {
+		return nil, err
 	}
 	return [][]int{shape}, nil
 }
@@ -583,18 +554,8 @@ func padRule(c *ctx, in []*absVal) ([][]int, error) {
 			if err != nil {
 				return nil, err
 			}
-			axes = axes[:0]
-			seen := make([]bool, r)
-			for _, v := range a {
-				ax, err := c.normAxis(int64(v), r)
-				if err != nil {
-					return nil, err
-				}
-				if seen[ax] {
-					return nil, c.errf("axes %v name axis %d twice", a, ax)
-				}
-				seen[ax] = true
-				axes = append(axes, ax)
+			if axes, err = distinctAxes(c, a, r); err != nil {
+				return nil, err
 			}
 		}
 	}

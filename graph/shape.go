@@ -50,17 +50,28 @@ func opReshape(c *ctx, in []*Tensor) ([]*Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
+	shape, err := reshapeTarget(c, x.Shape, target)
+	if err != nil {
+		return nil, err
+	}
+	return one(reshaped(x, shape)), nil
+}
+
+// reshapeTarget resolves an ONNX Reshape target for an input of shape x:
+// 0 copies the input dimension (unless allowzero=1), one -1 is inferred.
+// The runtime and shape inference both use it.
+func reshapeTarget(c *ctx, x, target []int) ([]int, error) {
+	size := prod(x)
 	allowZero := c.n.AttrInt("allowzero", 0) != 0
 	shape := make([]int, len(target))
-	infer := -1
-	known := 1
+	infer, known := -1, 1
 	for i, d := range target {
 		switch {
 		case d == 0 && !allowZero:
-			if i >= x.Rank() {
-				return nil, c.errf("shape %v copies dimension %d of an input of shape %v", target, i, x.Shape)
+			if i >= len(x) {
+				return nil, c.errf("shape %v copies dimension %d of an input of shape %v", target, i, x)
 			}
-			shape[i] = x.Shape[i]
+			shape[i] = x[i]
 		case d == -1:
 			if infer >= 0 {
 				return nil, c.errf("shape %v has more than one -1", target)
@@ -75,15 +86,15 @@ func opReshape(c *ctx, in []*Tensor) ([]*Tensor, error) {
 		known *= shape[i]
 	}
 	if infer >= 0 {
-		if known == 0 || x.Size()%known != 0 {
-			return nil, c.errf("cannot reshape %v to %v", x.Shape, target)
+		if known == 0 || size%known != 0 {
+			return nil, c.errf("cannot reshape %v to %v", x, target)
 		}
-		shape[infer] = x.Size() / known
+		shape[infer] = size / known
 	}
-	if n, err := ShapeSize(shape); err != nil || n != x.Size() {
-		return nil, c.errf("cannot reshape %v (%d values) to %v", x.Shape, x.Size(), target)
+	if n, err := ShapeSize(shape); err != nil || n != size {
+		return nil, c.errf("cannot reshape %v (%d values) to %v", x, size, target)
 	}
-	return one(reshaped(x, shape)), nil
+	return shape, nil
 }
 
 func opTranspose(c *ctx, in []*Tensor) ([]*Tensor, error) {

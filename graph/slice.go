@@ -149,6 +149,25 @@ func opSlice(c *ctx, in []*Tensor) ([]*Tensor, error) {
 
 // opPad is ONNX Pad in constant, reflect and edge modes; negative pads
 // crop.
+// distinctAxes normalises Pad's axes input against rank r and refuses an
+// axis named twice (runtime and shape inference).
+func distinctAxes(c *ctx, a []int, r int) ([]int, error) {
+	axes := make([]int, 0, len(a))
+	seen := make([]bool, r)
+	for _, v := range a {
+		ax, err := c.normAxis(int64(v), r)
+		if err != nil {
+			return nil, err
+		}
+		if seen[ax] {
+			return nil, c.errf("axes %v name axis %d twice", a, ax)
+		}
+		seen[ax] = true
+		axes = append(axes, ax)
+	}
+	return axes, nil
+}
+
 func opPad(c *ctx, in []*Tensor) ([]*Tensor, error) {
 	if err := c.need(in, 1); err != nil {
 		return nil, err
@@ -180,18 +199,8 @@ func opPad(c *ctx, in []*Tensor) ([]*Tensor, error) {
 			if err != nil {
 				return nil, err
 			}
-			axes = axes[:0]
-			seen := make([]bool, r)
-			for _, v := range a {
-				ax, err := c.normAxis(int64(v), r)
-				if err != nil {
-					return nil, err
-				}
-				if seen[ax] {
-					return nil, c.errf("axes %v name axis %d twice", a, ax)
-				}
-				seen[ax] = true
-				axes = append(axes, ax)
+			if axes, err = distinctAxes(c, a, r); err != nil {
+				return nil, err
 			}
 		}
 	}

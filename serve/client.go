@@ -192,6 +192,26 @@ func (c *Client) NewSession(ctx context.Context) (*Session, error) {
 	return s, nil
 }
 
+// infer posts one batch of ciphertexts to session id's infer endpoint and
+// reads the server's result, adding the bytes to *sent and *received.
+func (c *Client) infer(ctx context.Context, id string, params ckks.Parameters, in *henn.Ciphertexts, sent, received *int64) (*henn.Ciphertexts, error) {
+	var buf bytes.Buffer
+	if _, err := in.WriteTo(&buf, params); err != nil {
+		return nil, err
+	}
+	b, err := c.do(ctx, http.MethodPost, "/v1/session/"+id+"/infer", buf.Bytes())
+	*sent += int64(buf.Len())
+	if err != nil {
+		return nil, err
+	}
+	*received += int64(len(b))
+	out, err := henn.ReadCiphertexts(bytes.NewReader(b), params)
+	if err != nil {
+		return nil, fmt.Errorf("serve: reading the server's result: %w", err)
+	}
+	return out, nil
+}
+
 // Classify encrypts inputs, has the server evaluate them and decrypts the
 // logits, one row per input.
 func (s *Session) Classify(ctx context.Context, inputs [][]float64) ([][]float64, error) {
@@ -199,19 +219,9 @@ func (s *Session) Classify(ctx context.Context, inputs [][]float64) ([][]float64
 	if err != nil {
 		return nil, err
 	}
-	var buf bytes.Buffer
-	if _, err := ct.WriteTo(&buf, s.Layout.Params); err != nil {
-		return nil, err
-	}
-	b, err := s.c.do(ctx, http.MethodPost, "/v1/session/"+s.ID+"/infer", buf.Bytes())
-	s.Sent += int64(buf.Len())
+	out, err := s.c.infer(ctx, s.ID, s.Layout.Params, ct, &s.Sent, &s.Received)
 	if err != nil {
 		return nil, err
-	}
-	s.Received += int64(len(b))
-	out, err := henn.ReadCiphertexts(bytes.NewReader(b), s.Layout.Params)
-	if err != nil {
-		return nil, fmt.Errorf("serve: reading the server's result: %w", err)
 	}
 	logits, err := s.client.DecryptLogits(s.Layout, out)
 	if err != nil {
@@ -278,19 +288,9 @@ func (s *EncoderSession) Classify(ctx context.Context, sentences [][][]float64) 
 		batch.Groups = append(batch.Groups, []*rlwe.Ciphertext{in.X, in.Mask})
 		batch.Counts = append(batch.Counts, 1)
 	}
-	var buf bytes.Buffer
-	if _, err := batch.WriteTo(&buf, s.Layout.Params); err != nil {
-		return nil, err
-	}
-	b, err := s.c.do(ctx, http.MethodPost, "/v1/session/"+s.ID+"/infer", buf.Bytes())
-	s.Sent += int64(buf.Len())
+	out, err := s.c.infer(ctx, s.ID, s.Layout.Params, batch, &s.Sent, &s.Received)
 	if err != nil {
 		return nil, err
-	}
-	s.Received += int64(len(b))
-	out, err := henn.ReadCiphertexts(bytes.NewReader(b), s.Layout.Params)
-	if err != nil {
-		return nil, fmt.Errorf("serve: reading the server's result: %w", err)
 	}
 	if len(out.Groups) != len(sentences) {
 		return nil, fmt.Errorf("serve: server returned %d results for %d sentences", len(out.Groups), len(sentences))
