@@ -459,24 +459,12 @@ func transposeRule(c *ctx, in []*absVal) ([][]int, error) {
 		return nil, err
 	}
 	x := in[0].shape
-	r := len(x)
-	perm := int64s(c.n.AttrInts("perm"))
-	if perm == nil {
-		perm = make([]int, r)
-		for i := range perm {
-			perm[i] = r - 1 - i
-		}
+	perm, err := transposePerm(c, len(x))
+	if err != nil {
+		return nil, err
 	}
-	if len(perm) != r {
-		return nil, c.errf("perm %v does not match rank %d", perm, r)
-	}
-	seen := make([]bool, r)
-	out := make([]int, r)
+	out := make([]int, len(x))
 	for i, p := range perm {
-		if p < 0 || p >= r || seen[p] {
-			return nil, c.errf("perm %v is not a permutation of 0..%d", perm, r-1)
-		}
-		seen[p] = true
 		out[i] = x[p]
 	}
 	return [][]int{out}, nil

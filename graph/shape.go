@@ -102,7 +102,16 @@ func opTranspose(c *ctx, in []*Tensor) ([]*Tensor, error) {
 		return nil, err
 	}
 	x := in[0]
-	r := x.Rank()
+	perm, err := transposePerm(c, x.Rank())
+	if err != nil {
+		return nil, err
+	}
+	return one(transpose(x, perm)), nil
+}
+
+// transposePerm reads Transpose's perm for rank r (default: reversed
+// axes) and checks it is a permutation; runtime and shape inference share it.
+func transposePerm(c *ctx, r int) ([]int, error) {
 	perm := int64s(c.n.AttrInts("perm"))
 	if perm == nil {
 		perm = make([]int, r)
@@ -120,7 +129,7 @@ func opTranspose(c *ctx, in []*Tensor) ([]*Tensor, error) {
 		}
 		seen[p] = true
 	}
-	return one(transpose(x, perm)), nil
+	return perm, nil
 }
 
 // transpose permutes x's axes: output axis i is input axis perm[i].

@@ -10,6 +10,7 @@ import (
 
 	"github.com/krelu/krelu/graph"
 	"github.com/krelu/krelu/he"
+	"github.com/krelu/krelu/internal/logits"
 	"github.com/tuneinsight/lattigo/v6/circuits/ckks/bootstrapping"
 	"github.com/tuneinsight/lattigo/v6/core/rlwe"
 	"github.com/tuneinsight/lattigo/v6/schemes/ckks"
@@ -262,8 +263,8 @@ func TestBootstrappedGraph(t *testing.T) {
 					worst = max(worst, math.Abs(got[i][j]-want[i][j]))
 					spread = max(spread, math.Abs(want[i][j]))
 				}
-				if argmax(got[i]) != argmax(want[i]) {
-					t.Errorf("input %d: encrypted class %d, plaintext %d", i, argmax(got[i]), argmax(want[i]))
+				if logits.Argmax(got[i]) != logits.Argmax(want[i]) {
+					t.Errorf("input %d: encrypted class %d, plaintext %d", i, logits.Argmax(got[i]), logits.Argmax(want[i]))
 				}
 			}
 			t.Logf("%d bootstraps; max |encrypted − plaintext| = %.3g (logits up to %.3g)", len(bs), worst, spread)
@@ -311,16 +312,6 @@ func randomRunsScaled(t *testing.T, rng *rand.Rand, g *graph.Graph, n int, scale
 		inputs, want = append(inputs, x.Data), append(want, out["y"].Data)
 	}
 	return inputs, want
-}
-
-func argmax(v []float64) int {
-	k := 0
-	for i, x := range v {
-		if x > v[k] {
-			k = i
-		}
-	}
-	return k
 }
 
 // TestBootstrappedGraphErrors: wrong inputs to a bootstrapping model give

@@ -6,6 +6,8 @@ import (
 	"math"
 	"sort"
 	"time"
+
+	"github.com/krelu/krelu/internal/logits"
 )
 
 // EncoderStats describes one in-process run of the encrypted encoder.
@@ -83,7 +85,7 @@ func RunEncoder(e *Encoder, sentences [][][]float64, clientLayers []string, opts
 	}
 	st.Setup = time.Since(t0)
 	cpu0 := cpuTime()
-	logits := make([][]float64, len(sentences))
+	res := make([][]float64, len(sentences))
 	for i, x := range sentences {
 		t := time.Now()
 		in, err := client.EncryptEncoderInput(m.Layout(), x)
@@ -94,14 +96,14 @@ func RunEncoder(e *Encoder, sentences [][][]float64, clientLayers []string, opts
 		if err != nil {
 			return nil, nil, fmt.Errorf("sentence %d: %w", i, err)
 		}
-		if logits[i], err = client.DecryptEncoderLogits(m.Layout(), out); err != nil {
+		if res[i], err = client.DecryptEncoderLogits(m.Layout(), out); err != nil {
 			return nil, nil, fmt.Errorf("sentence %d: %w", i, err)
 		}
 		st.Latencies = append(st.Latencies, time.Since(t))
 		st.InputBytes, st.OutputBytes = in.BinarySize(), int64(out.BinarySize())
 	}
 	st.CPU = cpuTime() - cpu0
-	return logits, st, nil
+	return res, st, nil
 }
 
 // EncoderReport is the outcome of [EvalEncoder].
@@ -132,23 +134,14 @@ func EvalEncoder(e *Encoder, sentences [][][]float64, labels []int, clientLayers
 			return nil, fmt.Errorf("sentence %d: %w", i, err)
 		}
 	}
-	logits, st, err := RunEncoder(e, sentences, clientLayers, opts)
+	out, st, err := RunEncoder(e, sentences, clientLayers, opts)
 	if err != nil {
 		return nil, err
 	}
 	r := &EncoderReport{Sentences: len(sentences), EncoderStats: st}
-	argmax := func(v []float64) int {
-		k := 0
-		for i := range v {
-			if v[i] > v[k] {
-				k = i
-			}
-		}
-		return k
-	}
 	var ok, okPlain, agree int
-	for i := range logits {
-		p, q := argmax(logits[i]), argmax(plain[i])
+	for i := range out {
+		p, q := logits.Argmax(out[i]), logits.Argmax(plain[i])
 		if p == labels[i] {
 			ok++
 		}
@@ -158,11 +151,11 @@ func EvalEncoder(e *Encoder, sentences [][][]float64, labels []int, clientLayers
 		if p == q {
 			agree++
 		}
-		for k := range logits[i] {
-			r.MaxLogitError = max(r.MaxLogitError, math.Abs(logits[i][k]-plain[i][k]))
+		for k := range out[i] {
+			r.MaxLogitError = max(r.MaxLogitError, math.Abs(out[i][k]-plain[i][k]))
 		}
 	}
-	n := float64(len(logits))
+	n := float64(len(out))
 	r.Accuracy, r.PlaintextAccuracy, r.Agreement = float64(ok)/n, float64(okPlain)/n, float64(agree)/n
 	secs := make([]float64, len(st.Latencies))
 	for i, d := range st.Latencies {
