@@ -1,19 +1,35 @@
 #!/bin/sh
 # docs/transformer.md, "The whole encoder under CKKS": the HE-friendly
-# 1-layer SST-2 model (seed 1, c = 5) of scripts/sst2_hefriendly.sh run
-# whole under CKKS on the first N dev sentences, and BenchmarkEncoder (1
-# and 2 layers at the real shape, random weights). Writes $OUT/infer.json
-# and $OUT/bench.txt.
+# SST-2 model of scripts/sst2_hefriendly.sh (seed 1, c = 5; 1 layer unless
+# MODEL says otherwise) run whole under CKKS on the first N dev sentences,
+# in chunks of CHUNK sentences (one process each; a finished chunk's
+# $OUT/infer_OFFSET.json is kept, so a rerun resumes), summed up by
+# scripts/sst2_encrypted_summary.py into $OUT/summary.txt; then (BENCH=1)
+# BenchmarkEncoder, 1 and 2 layers at the real shape with random weights,
+# into $OUT/bench.txt.
 #
-#   sh scripts/sst2_encrypted_encoder.sh            # N=100 (GOGC=50 keeps it at 2.7 GB)
-#   N=872 sh scripts/sst2_encrypted_encoder.sh      # the whole dev set (hours)
+#   sh scripts/sst2_encrypted_encoder.sh                      # N=100, one chunk
+#   N=872 CHUNK=109 BENCH=0 sh scripts/sst2_encrypted_encoder.sh   # the whole dev set (≈ 2 CPU-hours)
+#   MODEL=out/sst2he/he2_c5_1.gob OUT=out/sst2enc2 N=20 BENCH=0 sh scripts/sst2_encrypted_encoder.sh
 set -eu
 OUT=${OUT:-out/sst2enc}
 N=${N:-100}
+CHUNK=${CHUNK:-$N}
+BENCH=${BENCH:-1}
 MODEL=${MODEL:-out/sst2he/he1_c5_1.gob}
 mkdir -p "$OUT"
 [ -f "$MODEL" ] || SEEDS=1 LAYERS=1 SWEEP=0 sh scripts/sst2_hefriendly.sh
 go build -o "$OUT/krelu" ./cmd/krelu
-GOGC=${GOGC:-50} nice -n 10 "$OUT/krelu" sst2 infer --model "$MODEL" --encrypted --dev-limit "$N" --json >"$OUT/infer.json"
-cat "$OUT/infer.json"
+off=0
+while [ "$off" -lt "$N" ]; do
+	k=$((N - off < CHUNK ? N - off : CHUNK))
+	# GOGC=50 keeps the 1-layer run at 2.7 GB instead of 3.6 GB.
+	[ -s "$OUT/infer_$off.json" ] ||
+		GOGC=${GOGC:-50} nice -n 10 "$OUT/krelu" sst2 infer --model "$MODEL" --encrypted \
+			--dev-offset "$off" --dev-limit "$k" --json >"$OUT/infer_$off.json.part" &&
+		mv "$OUT/infer_$off.json.part" "$OUT/infer_$off.json"
+	off=$((off + k))
+done
+python3 scripts/sst2_encrypted_summary.py "$OUT"/infer_*.json | tee "$OUT/summary.txt"
+[ "$BENCH" = 1 ] || exit 0
 nice -n 10 go test ./henn -run '^$' -bench Encoder -benchtime 3x -timeout 180m | tee "$OUT/bench.txt"

@@ -185,7 +185,7 @@ type clientReport struct {
 func runClient(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("client", stderr)
 	setUsage(fs, stderr, "krelu client --server URL [--task mnist|fashion] [--limit N] [--batch N] [--json]\n"+
-		"       krelu client --server URL --task sst2 --model MODEL [--dev TSV] [--dev-limit N | --text SENTENCE] [--json]",
+		"       krelu client --server URL --task sst2 --model MODEL [--dev TSV] [--dev-offset K] [--dev-limit N | --text SENTENCE] [--json]",
 		"With --task sst2 the server serves an HE-friendly transformer's encoder: the client tokenizes,\n"+
 			"looks up the token and position embeddings in MODEL (the vocabulary and embedding tables are\n"+
 			"all it uses to encrypt; the other weights only give the plaintext reference it reports\n"+

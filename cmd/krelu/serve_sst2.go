@@ -20,6 +20,7 @@ type sst2ClientFlags struct {
 	model     *string
 	dev, text string
 	devLimit  int
+	devOffset int
 	truncate  bool
 }
 
@@ -27,13 +28,14 @@ func (f *sst2ClientFlags) register(fs *flag.FlagSet) {
 	f.model = modelFlag(fs, "--task sst2: the HE-friendly transformer file (vocabulary and embedding tables; required)")
 	fs.StringVar(&f.dev, "dev", "", "--task sst2: SST-2 dev TSV (default: shared sst2/dev.tsv)")
 	fs.IntVar(&f.devLimit, "dev-limit", 0, "--task sst2: classify only the first N dev sentences, 0 (all) … 16777216")
+	fs.IntVar(&f.devOffset, "dev-offset", 0, "--task sst2: skip the first N dev sentences, 0 … 16777216")
 	fs.StringVar(&f.text, "text", "", "--task sst2: classify this one sentence instead of the dev set")
 	fs.BoolVar(&f.truncate, "truncate", false, "--task sst2: keep the first tokens of a sentence longer than the encoder holds instead of failing")
 }
 
 // onlyWithSST2 rejects the sst2 flags with another task.
 func (f *sst2ClientFlags) onlyWithSST2(fs *flag.FlagSet) error {
-	for _, n := range []string{"model", "dev", "dev-limit", "text", "truncate"} {
+	for _, n := range []string{"model", "dev", "dev-limit", "dev-offset", "text", "truncate"} {
 		if err := needs(fs, n, false, "--task sst2"); err != nil {
 			return err
 		}
@@ -73,11 +75,11 @@ var sst2Labels = []string{"negative", "positive"}
 // client's embedding lookup, encrypted end to end.
 func sst2Client(fs *flag.FlagSet, server string, f *sst2ClientFlags, asJSON bool, stdout, stderr io.Writer) error {
 	if err := firstErr(required("model", *f.model, "MODEL (the client's vocabulary and embedding tables)"),
-		intRange("dev-limit", f.devLimit, 0, 1<<24)); err != nil {
+		intRange("dev-limit", f.devLimit, 0, 1<<24), intRange("dev-offset", f.devOffset, 0, 1<<24)); err != nil {
 		return err
 	}
-	if f.text != "" && (isSet(fs, "dev") || isSet(fs, "dev-limit")) {
-		return fmt.Errorf("%w: --text classifies one sentence; it cannot come with --dev or --dev-limit", errUsage)
+	if f.text != "" && (isSet(fs, "dev") || isSet(fs, "dev-limit") || isSet(fs, "dev-offset")) {
+		return fmt.Errorf("%w: --text classifies one sentence; it cannot come with --dev, --dev-limit or --dev-offset", errUsage)
 	}
 	ctx := context.Background()
 	c := &serve.Client{BaseURL: server, HTTP: &http.Client{Timeout: 30 * time.Minute}}
@@ -112,7 +114,7 @@ func sst2Client(fs *flag.FlagSet, server string, f *sst2ClientFlags, asJSON bool
 	var ex []transformer.Example
 	if f.text != "" {
 		ex = []transformer.Example{{Sentence: f.text, Label: -1}}
-	} else if ex, _, err = readSST2(f.dev, "dev.tsv", f.devLimit); err != nil {
+	} else if ex, _, err = readSST2(f.dev, "dev.tsv", f.devOffset, f.devLimit, "dev-offset"); err != nil {
 		return err
 	}
 	d := sst2Data{maxLen: e.MaxTokens, truncate: f.truncate}

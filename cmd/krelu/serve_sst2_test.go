@@ -108,6 +108,7 @@ func TestClientSST2Flags(t *testing.T) {
 		{[]string{"--server", "http://127.0.0.1:1", "--task", "sst2"}, "--model"},
 		{[]string{"--server", "http://127.0.0.1:1", "--task", "sst2", "--model", "m.gob", "--dev-limit", "-1"}, "--dev-limit -1"},
 		{[]string{"--server", "http://127.0.0.1:1", "--task", "sst2", "--model", "m.gob", "--text", "good", "--dev-limit", "3"}, "--text"},
+		{[]string{"--server", "http://127.0.0.1:1", "--task", "sst2", "--model", "m.gob", "--text", "good", "--dev-offset", "3"}, "--dev-offset"},
 		{[]string{"--server", "http://127.0.0.1:1", "--task", "sst2", "--model", "m.gob", "--batch", "3"}, "--batch"},
 		{[]string{"--server", "http://127.0.0.1:1", "--model", "m.gob"}, "--model must come with --task sst2"},
 		{[]string{"--task", "sst2", "--model", "m.gob"}, "--server"},

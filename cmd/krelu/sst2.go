@@ -57,6 +57,7 @@ func runSST2(args []string, stdout, stderr io.Writer) error {
 type sst2Data struct {
 	train, dev      string
 	limit, devLimit int
+	devOffset       int
 	maxLen          int
 	truncate        bool
 }
@@ -68,6 +69,7 @@ func (d *sst2Data) register(fs *flag.FlagSet, withTrain bool) {
 	}
 	fs.StringVar(&d.dev, "dev", "", "SST-2 dev TSV (default: shared sst2/dev.tsv)")
 	fs.IntVar(&d.devLimit, "dev-limit", 0, "use only the first N dev sentences (0: all)")
+	fs.IntVar(&d.devOffset, "dev-offset", 0, "skip the first N dev sentences, 0 … 16777216 (with --dev-limit: a chunk of the dev set)")
 	fs.IntVar(&d.maxLen, "max-len", 64, "maximum sentence length in tokens, 1..4096 (eval, swap, infer: default the model's)")
 	fs.BoolVar(&d.truncate, "truncate", false, "truncate longer sentences instead of failing")
 }
@@ -75,6 +77,7 @@ func (d *sst2Data) register(fs *flag.FlagSet, withTrain bool) {
 // validate checks the data flags.
 func (d *sst2Data) validate() error {
 	return firstErr(intRange("limit", d.limit, 0, 1<<24), intRange("dev-limit", d.devLimit, 0, 1<<24),
+		intRange("dev-offset", d.devOffset, 0, 1<<24),
 		intRange("max-len", d.maxLen, 1, 4096))
 }
 
@@ -92,7 +95,10 @@ func sst2File(flagVal, name string) (string, error) {
 	return shareddata.Path("sst2", name)
 }
 
-func readSST2(flagVal, name string, limit int) ([]transformer.Example, string, error) {
+// readSST2 reads an SST-2 TSV and keeps the sentences offset, offset+1, …
+// (at most limit of them when limit > 0). An offset past the end is an
+// error naming offsetFlag, not an empty set.
+func readSST2(flagVal, name string, offset, limit int, offsetFlag string) ([]transformer.Example, string, error) {
 	p, err := sst2File(flagVal, name)
 	if err != nil {
 		return nil, "", err
@@ -100,6 +106,12 @@ func readSST2(flagVal, name string, limit int) ([]transformer.Example, string, e
 	ex, err := transformer.ReadSST2File(p)
 	if err != nil {
 		return nil, "", err
+	}
+	if offset > 0 {
+		if offset >= len(ex) {
+			return nil, "", fmt.Errorf("%w: --%s %d: %s has %d sentences, want 0 … %d", errUsage, offsetFlag, offset, p, len(ex), len(ex)-1)
+		}
+		ex = ex[offset:]
 	}
 	if limit > 0 && limit < len(ex) {
 		ex = ex[:limit]
@@ -219,11 +231,11 @@ func sst2Train(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	trainEx, trainPath, err := readSST2(f.d.train, "train.tsv", f.d.limit)
+	trainEx, trainPath, err := readSST2(f.d.train, "train.tsv", 0, f.d.limit, "")
 	if err != nil {
 		return err
 	}
-	devEx, devPath, err := readSST2(f.d.dev, "dev.tsv", f.d.devLimit)
+	devEx, devPath, err := readSST2(f.d.dev, "dev.tsv", f.d.devOffset, f.d.devLimit, "dev-offset")
 	if err != nil {
 		return err
 	}
@@ -374,7 +386,7 @@ func loadModelAndDev(fs *flag.FlagSet, modelPath string, d *sst2Data, stderr io.
 	} else if err := intRange("max-len", d.maxLen, 1, s.Model.Cfg.MaxLen); err != nil {
 		return nil, nil, nil, fmt.Errorf("%w (the model's longest input)", err)
 	}
-	devEx, _, err := readSST2(d.dev, "dev.tsv", d.devLimit)
+	devEx, _, err := readSST2(d.dev, "dev.tsv", d.devOffset, d.devLimit, "dev-offset")
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -393,7 +405,7 @@ func sst2Eval(args []string, stdout, stderr io.Writer) error {
 	ref := fs.String("reference", "", "reference model (e.g. the ReLU model) for agreement")
 	alias(fs, "ref", "reference")
 	actFlag := fs.String("activation", "", "replace the FFN activation: relu, square or an activation JSON file")
-	setUsage(fs, stderr, "krelu sst2 eval --model MODEL [--dev TSV] [--dev-limit N] [--activation relu|square|FILE.json] [--reference MODEL]", "")
+	setUsage(fs, stderr, "krelu sst2 eval --model MODEL [--dev TSV] [--dev-offset K] [--dev-limit N] [--activation relu|square|FILE.json] [--reference MODEL]", "")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -536,7 +548,7 @@ func sst2Swap(args []string, stdout, stderr io.Writer) error {
 // calib training sentences (truncated to the model's length), and how
 // many sentences gave them.
 func sst2PreActivations(m *transformer.Model, v *transformer.Vocab, d sst2Data, calib int, stderr io.Writer) ([]float64, int, error) {
-	trainEx, _, err := readSST2(d.train, "train.tsv", d.limit)
+	trainEx, _, err := readSST2(d.train, "train.tsv", 0, d.limit, "")
 	if err != nil {
 		return nil, 0, err
 	}

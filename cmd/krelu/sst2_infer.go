@@ -23,7 +23,7 @@ func sst2Infer(args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, "print the report as JSON (HE-friendly models)")
 	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "goroutines for one encrypted evaluation, 1..256")
 	logN := fs.Int("logn", 0, logNHelp)
-	setUsage(fs, stderr, "krelu sst2 infer --model MODEL [--dev TSV] [--dev-limit N] [--activation square|FILE.json] [--encrypted [--logn 0] [--workers N]] [--json]",
+	setUsage(fs, stderr, "krelu sst2 infer --model MODEL [--dev TSV] [--dev-offset K] [--dev-limit N] [--activation square|FILE.json] [--encrypted [--logn 0] [--workers N]] [--json]",
 		"An HE-friendly model (sst2 train --he-friendly) runs whole under CKKS: the client looks up the\n"+
 			"token and position embeddings, encrypts the token matrix and a length mask, and decrypts the\n"+
 			"logits; unknown words map to the UNK token (a zero embedding). Other models run the last\n"+
