@@ -22,12 +22,17 @@ mkdir -p "$OUT"
 go build -o "$OUT/krelu" ./cmd/krelu
 off=0
 while [ "$off" -lt "$N" ]; do
-	k=$((N - off < CHUNK ? N - off : CHUNK))
-	# GOGC=50 keeps the 1-layer run at 2.7 GB instead of 3.6 GB.
-	[ -s "$OUT/infer_$off.json" ] ||
-		GOGC=${GOGC:-50} nice -n 10 "$OUT/krelu" sst2 infer --model "$MODEL" --encrypted \
-			--dev-offset "$off" --dev-limit "$k" --json >"$OUT/infer_$off.json.part" &&
-		mv "$OUT/infer_$off.json.part" "$OUT/infer_$off.json"
+	f="$OUT/infer_$off.json"
+	if [ -s "$f" ]; then
+		# a kept chunk (maybe of another CHUNK): continue after its sentences
+		k=$(sed -n 's/^ *"sentences": \([0-9]*\),*$/\1/p' "$f")
+	else
+		k=$((N - off < CHUNK ? N - off : CHUNK))
+		# GOGC=50 keeps the 1-layer run at 2.7 GB instead of 3.6 GB.
+		GOGC=${GOGC:-50} nice -n "${NICE:-10}" "$OUT/krelu" sst2 infer --model "$MODEL" --encrypted \
+			--dev-offset "$off" --dev-limit "$k" --json >"$f.part"
+		mv "$f.part" "$f"
+	fi
 	off=$((off + k))
 done
 python3 scripts/sst2_encrypted_summary.py "$OUT"/infer_*.json | tee "$OUT/summary.txt"
