@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -396,31 +397,41 @@ func LoadSample(path string) (*Sample, error) {
 			return nil, fmt.Errorf("approx: reading samples: %w", err)
 		}
 		defer f.Close()
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 1<<16), 1<<24)
-		line := 0
-		for sc.Scan() {
-			line++
-			text, _, _ := strings.Cut(sc.Text(), "#")
-			for _, field := range strings.Fields(text) {
-				v, err := strconv.ParseFloat(field, 64)
-				if errors.Is(err, strconv.ErrRange) {
-					return nil, fmt.Errorf("approx: %s:%d: %q is outside the float64 range", path, line, field)
-				}
-				if err != nil {
-					return nil, fmt.Errorf("approx: %s:%d: %q is not a number", path, line, field)
-				}
-				if math.IsNaN(v) || math.IsInf(v, 0) {
-					return nil, fmt.Errorf("approx: %s:%d: value is %v", path, line, v)
-				}
-				x = append(x, v)
-			}
-		}
-		if err := sc.Err(); err != nil {
-			return nil, fmt.Errorf("approx: reading %s: %w", path, err)
+		if x, err = readSampleText(f, path); err != nil {
+			return nil, err
 		}
 	}
 	return NewSample(path, x)
+}
+
+// readSampleText reads whitespace-separated finite numbers, with "#"
+// starting a comment, from lines of at most 16 MB; name labels errors.
+func readSampleText(r io.Reader, name string) ([]float64, error) {
+	var x []float64
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<16), 1<<24)
+	line := 0
+	for sc.Scan() {
+		line++
+		text, _, _ := strings.Cut(sc.Text(), "#")
+		for _, field := range strings.Fields(text) {
+			v, err := strconv.ParseFloat(field, 64)
+			if errors.Is(err, strconv.ErrRange) {
+				return nil, fmt.Errorf("approx: %s:%d: %q is outside the float64 range", name, line, field)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("approx: %s:%d: %q is not a number", name, line, field)
+			}
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, fmt.Errorf("approx: %s:%d: value is %v", name, line, v)
+			}
+			x = append(x, v)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("approx: reading %s: %w", name, err)
+	}
+	return x, nil
 }
 
 func fmtF(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }

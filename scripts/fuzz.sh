@@ -53,6 +53,7 @@ targets=(
 	"./transformer FuzzLoad"
 	"./activation FuzzReadActivation"
 	"./approx FuzzParseSource"
+	"./approx FuzzReadSampleText"
 	"./npy FuzzRead"
 	"./mnist FuzzReadIDX"
 	"./format/safetensors FuzzParse"
