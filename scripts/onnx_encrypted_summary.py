@@ -1,23 +1,18 @@
 #!/usr/bin/python3
 """Sum up chunked `krelu infer --encrypted --json` reports (scripts/onnx_experiments.sh)."""
-import json
 import statistics
 import sys
+
+import chunks
 
 n = agree = acc = pacc = 0
 err = 0.0
 lat, per = [], []
-for path in sys.argv[1:]:
-    try:
-        r = json.load(open(path))
-    except (OSError, ValueError):
-        print(f"skipping {path}: no report (run interrupted?)")
-        continue
-    k = r["inputs"]
+for r, k in chunks.load(sys.argv[1:], "inputs"):
     n += k
-    agree += round(r["agreement_with_plaintext"] * k)
-    acc += round(r["accuracy"] * k)
-    pacc += round(r["plaintext_accuracy"] * k)
+    agree += chunks.count(r, "agreement_with_plaintext", k)
+    acc += chunks.count(r, "accuracy", k)
+    pacc += chunks.count(r, "plaintext_accuracy", k)
     err = max(err, r["max_abs_error_vs_plaintext"])
     lat.append(r["latency_seconds_single"])
     per.append(r["seconds_per_input_amortized"])

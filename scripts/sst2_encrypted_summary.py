@@ -1,25 +1,20 @@
 #!/usr/bin/python3
 """Sum up chunked `krelu sst2 infer --encrypted --json` reports (scripts/sst2_encrypted_encoder.sh)."""
-import json
 import statistics
 import sys
+
+import chunks
 
 n = agree = acc = pacc = 0
 err = cpu = 0.0
 lat = []
-chunks = 0
-for path in sys.argv[1:]:
-    try:
-        r = json.load(open(path))
-    except (OSError, ValueError):
-        print(f"skipping {path}: no report (run interrupted?)")
-        continue
-    k = r["sentences"]
-    chunks += 1
+nchunks = 0
+for r, k in chunks.load(sys.argv[1:], "sentences"):
+    nchunks += 1
     n += k
-    agree += round(r["agreement_with_plaintext"] * k)
-    acc += round(r["accuracy"] * k)
-    pacc += round(r["plaintext_accuracy"] * k)
+    agree += chunks.count(r, "agreement_with_plaintext", k)
+    acc += chunks.count(r, "accuracy", k)
+    pacc += chunks.count(r, "plaintext_accuracy", k)
     err = max(err, r["max_abs_logit_error"])
     cpu += r["cpu_ns"] / 1e9
     lat += [t / 1e9 for t in r["latencies_ns"]]
@@ -27,7 +22,7 @@ for path in sys.argv[1:]:
 if n == 0:
     sys.exit("no finished chunk")
 q = statistics.quantiles(lat, n=10, method="inclusive") if len(lat) > 1 else lat * 9
-print(f"{n} dev sentences in {chunks} chunk(s): agreement with plaintext {100 * agree / n:.2f}% ({agree}/{n}), "
+print(f"{n} dev sentences in {nchunks} chunk(s): agreement with plaintext {100 * agree / n:.2f}% ({agree}/{n}), "
       f"max |logit error| {err:.2g}, encrypted accuracy {100 * acc / n:.2f}% (plaintext {100 * pacc / n:.2f}%)")
 print(f"{head['preset']} LogN {head['log_n']}, {head['levels']} levels, {head['rotation_keys']} rotation keys, "
       f"{head['evaluation_key_bytes'] / 1e6:.0f} MB of evaluation keys, {head['workers']} workers")
