@@ -21,7 +21,7 @@ import (
 // runs concurrently too, and its answers must equal the fully cached
 // private server's.
 //
-//	go test -race -run TestEncoderWeightsShared ./henn   # ≈ 3 min, 4 GB
+//	go test -race -run TestEncoderWeightsShared ./henn   # ≈ 2 CPU minutes, 3.3 GB peak
 func TestEncoderWeightsShared(t *testing.T) {
 	if testing.Short() {
 		t.Skip("two clients' encoder key sets at LogN 14")

@@ -94,7 +94,7 @@ func serveConfig(addr string, sessions int, keyMB int64, keySet bool, ctMB, memM
 		}
 	}
 	if keySet && memSet && keyMB > memMB {
-		return serve.Config{}, fmt.Errorf("%w: --max-key-mb %d exceeds --max-key-memory-mb %d: no key set that large could be kept", errUsage, keyMB, memMB)
+		return serve.Config{}, fmt.Errorf("%w: --max-key-mb %d exceeds --max-key-memory-mb %d: want an upload limit ≤ the key memory (no key set that large could be kept)", errUsage, keyMB, memMB)
 	}
 	return serve.Config{MaxKeyBytes: keyMB << 20, MaxCiphertextBytes: ctMB << 20, MaxSessions: sessions,
 		MaxKeyMemory: memMB << 20, SessionTTL: ttl, ReadTimeout: readTimeout, Timeout: timeout, MaxEvaluations: evals}, nil

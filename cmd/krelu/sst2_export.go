@@ -22,7 +22,7 @@ func sst2Export(args []string, stdout, stderr io.Writer) error {
 		"       krelu sst2 export --model MODEL --client -o CLIENT.gob [--json]",
 		"--client writes what a client of krelu serve needs to encrypt sentences for this model and\n"+
 			"nothing else: the vocabulary, the token table E·P + b and the position table, the encoder's\n"+
-			"shape and the SHA-256 of its weights (which the server publishes), no layer weight.")
+			"shape and the SHA-256 of its weights (which the server publishes), no layer weight.\n")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
