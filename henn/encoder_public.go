@@ -72,15 +72,15 @@ const EncoderFingerprintFormat = "krelu.henn.encoder-weights/v1"
 
 // Fingerprint is the SHA-256 of e's shape and weights: the tag
 // [EncoderFingerprintFormat], then Dim, Heads, MaxTokens and the layer
-// count, QuadShift, and every layer's Q, K, V, O, Norm, FFNIn, activation
-// coefficients and FFNOut, then the classifier, each matrix as its row and
-// column counts followed by its values row by row and its bias (count and
-// values), every integer and float64 (its IEEE-754 bits) as 8 bytes little
-// endian. Two encoders have the same fingerprint only if they compute the
-// same function with the same weights, bit for bit: a model owner
-// publishes it (package serve's model description does) so that a client
-// holding only the embedding tables can check they belong to the served
-// model.
+// count, QuadShift, every layer's Q, K, V, O, Norm, FFNIn, activation
+// coefficients and FFNOut, then the classifier. A list of numbers is its
+// length followed by its values; a matrix is its row count, each row as a
+// list, then its bias as a list; every integer and float64 (its IEEE-754
+// bits) is 8 bytes little endian. Encoders that differ in any weight bit
+// or in shape have different fingerprints (up to SHA-256 collisions). A
+// model owner publishes it (package serve's model description does) so
+// that a client holding only the embedding tables can check they belong
+// to the served model; it reveals no weight.
 func (e *Encoder) Fingerprint() [32]byte {
 	h := sha256.New()
 	var b [8]byte

@@ -147,3 +147,36 @@ func TestEncoderWeightsShared(t *testing.T) {
 		t.Error("NewServer(nil) succeeded")
 	}
 }
+
+// TestEncoderFingerprint: equal encoders have equal fingerprints, and a
+// change of one weight bit anywhere — or of the shape — changes it; the
+// compiled model reports its encoder's.
+func TestEncoderFingerprint(t *testing.T) {
+	fp := randEncoder(3, 8, 2, 8, 4, 1, 2).Fingerprint()
+	if randEncoder(3, 8, 2, 8, 4, 1, 2).Fingerprint() != fp {
+		t.Fatal("two equal encoders, two fingerprints")
+	}
+	bump := func(v *float64) { *v = math.Float64frombits(math.Float64bits(*v) ^ 1) }
+	for name, change := range map[string]func(e *Encoder){
+		"Q weight":        func(e *Encoder) { bump(&e.Layers[0].Q.W[1][2]) },
+		"Norm bias":       func(e *Encoder) { bump(&e.Layers[0].Norm.B[0]) },
+		"activation":      func(e *Encoder) { bump(&e.Layers[0].Act.Coeffs[2]) },
+		"FFNOut weight":   func(e *Encoder) { bump(&e.Layers[0].FFNOut.W[7][7]) },
+		"classifier bias": func(e *Encoder) { bump(&e.Classifier.B[1]) },
+		"quad shift":      func(e *Encoder) { bump(&e.QuadShift) },
+		"max tokens":      func(e *Encoder) { e.MaxTokens++ },
+	} {
+		e := randEncoder(3, 8, 2, 8, 4, 1, 2)
+		change(e)
+		if e.Fingerprint() == fp {
+			t.Errorf("%s changed, fingerprint unchanged", name)
+		}
+	}
+	m, err := CompileEncoder(randEncoder(3, 8, 2, 8, 4, 1, 2), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Fingerprint() != fp {
+		t.Error("the compiled model reports another fingerprint")
+	}
+}
