@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/krelu/krelu/approx"
 	"github.com/krelu/krelu/henn"
@@ -248,7 +249,9 @@ func TestEncoderSessionsShareWeights(t *testing.T) {
 	if testing.Short() {
 		t.Skip("two encrypted encoder sessions at LogN 14: tens of seconds")
 	}
-	h, e, _ := newEncoderHandler(t, Config{Task: "sst2"})
+	// A long evaluation deadline: under -race on a shared machine one
+	// evaluation takes minutes.
+	h, e, _ := newEncoderHandler(t, Config{Task: "sst2", Timeout: 30 * time.Minute})
 	w0 := h.Stats().WeightsBytes
 	if w0 == 0 {
 		t.Fatal("no encoded diagonals after NewEncoder")
