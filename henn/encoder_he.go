@@ -79,6 +79,8 @@ type EncoderModel struct {
 	shift   float64   // c
 	// attention shifts: k = a + n1·b
 	n1, n2 int
+	// fingerprint is Encoder.Fingerprint of the compiled encoder.
+	fingerprint [32]byte
 }
 
 // encoderDepth is the number of levels an encoder of layers layers uses.
@@ -235,7 +237,7 @@ func CompileEncoder(e *Encoder, opts Options) (*EncoderModel, error) {
 	W := B / pow2(classes)
 	lay := EncoderLayout{Params: params, Dim: D, Heads: H, MaxTokens: e.MaxTokens, Classes: classes,
 		Block: B, Tokens: T, Level: depth, ClassStride: W, permutation: perm, encoderLayerCount: len(e.Layers)}
-	m := &EncoderModel{layout: lay, preset: choice.Preset, workers: opts.workers(), shift: e.QuadShift}
+	m := &EncoderModel{layout: lay, preset: choice.Preset, workers: opts.workers(), shift: e.QuadShift, fingerprint: e.Fingerprint()}
 	m.n1 = 1
 	for m.n1*m.n1 < T {
 		m.n1 <<= 1

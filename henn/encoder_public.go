@@ -1,7 +1,10 @@
 package henn
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
+	"math"
 
 	"github.com/tuneinsight/lattigo/v6/schemes/ckks"
 )
@@ -41,12 +44,17 @@ func NewEncoderLayout(params ckks.Parameters, dim, heads, maxTokens, classes, la
 		Block: B, Tokens: T, Level: depth, ClassStride: B / pow2(classes), permutation: perm, encoderLayerCount: layers}, nil
 }
 
-// Size is the memory in bytes of the encoded diagonals this server holds
-// (its own copy, see [NewEncoderServer]); the evaluation keys are
+// Size is the memory in bytes of the encoded diagonals this server uses:
+// its own copy when made by [NewEncoderServer], the shared ones when made
+// by [EncoderWeights.NewServer]. The evaluation keys are
 // [he.EvaluationKeys.Size].
-func (s *EncoderServer) Size() int64 {
+func (s *EncoderServer) Size() int64 { return s.w.Size() }
+
+// Size is the memory in bytes of the encoded diagonals w holds (at most
+// 1 GiB; the rest are encoded at each evaluation).
+func (w *EncoderWeights) Size() int64 {
 	var n int64
-	for _, ms := range s.maps {
+	for _, ms := range w.maps {
 		for _, g := range ms.giants {
 			for _, bt := range g.terms {
 				if bt.pt != nil {
@@ -57,3 +65,62 @@ func (s *EncoderServer) Size() int64 {
 	}
 	return n
 }
+
+// EncoderFingerprintFormat tags the byte stream [Encoder.Fingerprint]
+// hashes, so that a change of that encoding changes every fingerprint.
+const EncoderFingerprintFormat = "krelu.henn.encoder-weights/v1"
+
+// Fingerprint is the SHA-256 of e's shape and weights: the tag
+// [EncoderFingerprintFormat], then Dim, Heads, MaxTokens and the layer
+// count, QuadShift, every layer's Q, K, V, O, Norm, FFNIn, activation
+// coefficients and FFNOut, then the classifier. A list of numbers is its
+// length followed by its values; a matrix is its row count, each row as a
+// list, then its bias as a list; every integer and float64 (its IEEE-754
+// bits) is 8 bytes little endian. Encoders that differ in any weight bit
+// or in shape have different fingerprints (up to SHA-256 collisions). A
+// model owner publishes it (package serve's model description does) so
+// that a client holding only the embedding tables can check they belong
+// to the served model; it reveals no weight.
+func (e *Encoder) Fingerprint() [32]byte {
+	h := sha256.New()
+	var b [8]byte
+	u := func(v uint64) {
+		binary.LittleEndian.PutUint64(b[:], v)
+		h.Write(b[:])
+	}
+	i := func(v int) { u(uint64(int64(v))) }
+	f := func(vs ...float64) {
+		i(len(vs))
+		for _, v := range vs {
+			u(math.Float64bits(v))
+		}
+	}
+	dense := func(d Dense) {
+		i(len(d.W))
+		for _, row := range d.W {
+			f(row...)
+		}
+		f(d.B...)
+	}
+	h.Write([]byte(EncoderFingerprintFormat))
+	i(e.Dim)
+	i(e.Heads)
+	i(e.MaxTokens)
+	i(len(e.Layers))
+	f(e.QuadShift)
+	for _, l := range e.Layers {
+		for _, d := range []Dense{l.Q, l.K, l.V, l.O, l.Norm, l.FFNIn} {
+			dense(d)
+		}
+		f(l.Act.Coeffs...)
+		dense(l.FFNOut)
+	}
+	dense(e.Classifier)
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// Fingerprint is [Encoder.Fingerprint] of the encoder m was compiled
+// from.
+func (m *EncoderModel) Fingerprint() [32]byte { return m.fingerprint }

@@ -29,33 +29,75 @@ type EncoderServer struct {
 	m      *EncoderModel
 	params ckks.Parameters
 	keys   *rlwe.MemEvaluationKeySet
-	maps   map[*tokenMap]*mapServer
+	w      *EncoderWeights
+	maps   map[*tokenMap]*mapServer // w.maps
 }
 
-// mapServer is a server's copy of a token map's giant steps: the encoded
+// EncoderWeights is the key-independent part of an [EncoderServer]: the
+// model with its diagonals encoded as plaintexts, up to 1 GiB of them (the
+// rest are kept as slot vectors and encoded at each evaluation). A service
+// with many clients encodes them once ([EncodeEncoderWeights]) and builds
+// each client's server with [EncoderWeights.NewServer], so only the
+// evaluation keys are per client: for the one-layer SST-2 encoder at LogN
+// 14 the cache is 966 MB, which every session used to hold a copy of.
+// Nothing in it depends on a key, and evaluation only reads it, so any
+// number of servers may share it concurrently.
+type EncoderWeights struct {
+	m    *EncoderModel
+	maps map[*tokenMap]*mapServer
+}
+
+// mapServer is the encoded form of a token map's giant steps: the encoded
 // plaintexts, or (lazy) the slot vectors to encode at every evaluation.
 type mapServer struct {
 	giants []giantStep
 	lazy   map[*babyTerm][]float64
 }
 
-// maxCachedEncoderBytes bounds the encoded diagonals an EncoderServer
+// maxCachedEncoderBytes bounds the encoded diagonals an EncoderWeights
 // keeps; the rest are encoded at every evaluation.
-const maxCachedEncoderBytes = 1 << 30
+var maxCachedEncoderBytes int64 = 1 << 30 // a variable for the tests of the lazy path
 
 // NewEncoderServer checks that evk matches m (parameters, relinearization
-// key, every rotation) and encodes the diagonals that fit the cache.
+// key, every rotation) and encodes the diagonals that fit the cache, for
+// this server alone: [EncodeEncoderWeights] then [EncoderWeights.NewServer].
 func NewEncoderServer(m *EncoderModel, evk *he.EvaluationKeys) (*EncoderServer, error) {
 	if m == nil || evk == nil {
 		return nil, errors.New("henn: nil encoder model or evaluation keys")
 	}
+	// The keys first: they are cheap to check, the encoding is not.
+	if err := checkEncoderKeys(m, evk); err != nil {
+		return nil, err
+	}
+	w, err := EncodeEncoderWeights(m)
+	if err != nil {
+		return nil, err
+	}
+	return w.NewServer(evk)
+}
+
+// NewServer checks that evk matches the model (parameters,
+// relinearization key, every rotation) and returns a server for those keys
+// that shares w's encoded diagonals.
+func (w *EncoderWeights) NewServer(evk *he.EvaluationKeys) (*EncoderServer, error) {
+	if evk == nil {
+		return nil, errors.New("henn: nil evaluation keys")
+	}
+	if err := checkEncoderKeys(w.m, evk); err != nil {
+		return nil, err
+	}
+	return &EncoderServer{m: w.m, params: w.m.layout.Params, keys: evk.KeySet(), w: w, maps: w.maps}, nil
+}
+
+// checkEncoderKeys reports why evk cannot evaluate m.
+func checkEncoderKeys(m *EncoderModel, evk *he.EvaluationKeys) error {
 	params := m.layout.Params
 	if !evk.Params.Equal(&params) {
-		return nil, fmt.Errorf("henn: evaluation keys are for other parameters (LogN %d, %d levels; the encoder wants LogN %d, %d levels)",
+		return fmt.Errorf("henn: evaluation keys are for other parameters (LogN %d, %d levels; the encoder wants LogN %d, %d levels)",
 			evk.Params.LogN(), evk.Params.MaxLevel(), params.LogN(), params.MaxLevel())
 	}
 	if evk.Relin == nil {
-		return nil, errors.New("henn: evaluation keys lack the relinearization key")
+		return errors.New("henn: evaluation keys lack the relinearization key")
 	}
 	rots := m.Rotations()
 	var missing []int
@@ -65,10 +107,21 @@ func NewEncoderServer(m *EncoderModel, evk *he.EvaluationKeys) (*EncoderServer, 
 		}
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("henn: evaluation keys lack %d of the %d rotations the encoder needs (first: %d); generate them with Client.EvaluationKeys(model.Rotations())", len(missing), len(rots), missing[0])
+		return fmt.Errorf("henn: evaluation keys lack %d of the %d rotations the encoder needs (first: %d); generate them with Client.EvaluationKeys(model.Rotations())", len(missing), len(rots), missing[0])
 	}
-	s := &EncoderServer{m: m, params: params, keys: evk.KeySet(), maps: map[*tokenMap]*mapServer{}}
-	budget := int64(maxCachedEncoderBytes)
+	return nil
+}
+
+// EncodeEncoderWeights encodes m's diagonals map by map, in the order of
+// evaluation, each map whose plaintexts fit in what is left of 1 GiB; the
+// other maps are kept as slot vectors and encoded at every evaluation.
+func EncodeEncoderWeights(m *EncoderModel) (*EncoderWeights, error) {
+	if m == nil {
+		return nil, errors.New("henn: nil encoder model")
+	}
+	params := m.layout.Params
+	w := &EncoderWeights{m: m, maps: map[*tokenMap]*mapServer{}}
+	budget := maxCachedEncoderBytes
 	ecds := make([]*ckks.Encoder, m.workers)
 	for i := range ecds {
 		ecds[i] = ckks.NewEncoder(params)
@@ -78,7 +131,7 @@ func NewEncoderServer(m *EncoderModel, evk *he.EvaluationKeys) (*EncoderServer, 
 		for gi, g := range t.giants {
 			ms.giants[gi] = giantStep{rot: g.rot, terms: append([]babyTerm(nil), g.terms...)}
 		}
-		s.maps[t] = ms
+		w.maps[t] = ms
 		size := int64(params.N()) * int64(t.level+1) * 8 * int64(len(t.diags))
 		cache := size <= budget
 		if cache {
@@ -108,9 +161,9 @@ func NewEncoderServer(m *EncoderModel, evk *he.EvaluationKeys) (*EncoderServer, 
 			}
 		}
 		var fe firstError
-		parallel(len(ecds), len(ecds), func(w int) {
-			for j := w; j < len(jobs); j += len(ecds) {
-				pt, err := encodeWith(ecds[w], params, jobs[j].vec, t.level, t.ptScale)
+		parallel(len(ecds), len(ecds), func(wi int) {
+			for j := wi; j < len(jobs); j += len(ecds) {
+				pt, err := encodeWith(ecds[wi], params, jobs[j].vec, t.level, t.ptScale)
 				fe.set(err)
 				jobs[j].bt.pt = pt
 			}
@@ -119,7 +172,7 @@ func NewEncoderServer(m *EncoderModel, evk *he.EvaluationKeys) (*EncoderServer, 
 			return nil, fmt.Errorf("henn: encoding the %s diagonals: %w", t.name, fe.err)
 		}
 	}
-	return s, nil
+	return w, nil
 }
 
 func encodeWith(ecd *ckks.Encoder, params ckks.Parameters, v []float64, level int, scale rlwe.Scale) (*rlwe.Plaintext, error) {

@@ -28,3 +28,21 @@ func ExampleCompileEncoder() {
 	logits, _ := client.DecryptEncoderLogits(m.Layout(), out)
 	fmt.Println(m.Preset(), m.Depth(), logits)
 }
+
+// A service with many clients: the encoder's diagonals are encoded once
+// and every client's server shares them, so a client costs its keys only.
+// (Compiled, not run: LogN 14; TestEncoderWeightsShared runs it.)
+func ExampleEncodeEncoderWeights() {
+	var m *henn.EncoderModel // henn.CompileEncoder(enc, henn.Options{})
+	var alice, bob *henn.Client
+	w, err := henn.EncodeEncoderWeights(m) // once per served model
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	evkA, _ := alice.EvaluationKeys(m.Rotations())
+	evkB, _ := bob.EvaluationKeys(m.Rotations())
+	serverA, _ := w.NewServer(evkA) // both read w, concurrently if need be
+	serverB, _ := w.NewServer(evkB)
+	fmt.Println(w.Size(), serverA.Size() == serverB.Size())
+}

@@ -2,7 +2,6 @@ package serve
 
 import (
 	"fmt"
-	"sync/atomic"
 
 	"github.com/krelu/krelu/he"
 	"github.com/krelu/krelu/henn"
@@ -16,16 +15,15 @@ import (
 type backend interface {
 	params() ckks.Parameters
 	rotations() []int
-	// newEvaluator makes a session's evaluator from the client's keys and
-	// returns the bytes it holds besides the keys.
-	newEvaluator(evk *he.EvaluationKeys) (evaluator, int64, error)
-	// extraHint is the last newEvaluator's extra bytes (0 before the
-	// first): admission tests a new key set with it before doing the work.
-	extraHint() int64
+	// newEvaluator makes a session's evaluator from the client's keys; it
+	// shares the model's encoded weights, so a session holds its keys and
+	// nothing of comparable size.
+	newEvaluator(evk *he.EvaluationKeys) (evaluator, error)
 	// checkBatch reports why a decoded batch does not have the shape the
 	// model takes, before an evaluation slot is taken.
 	checkBatch(in *henn.Ciphertexts) error
-	// sharedBytes is the encoded weights shared by all sessions.
+	// sharedBytes is the encoded weights shared by all sessions, made
+	// once when the model is loaded.
 	sharedBytes() int64
 }
 
@@ -41,35 +39,31 @@ type network struct {
 
 func (n *network) params() ckks.Parameters               { return n.m.Params() }
 func (n *network) rotations() []int                      { return n.m.Rotations() }
-func (n *network) extraHint() int64                      { return 0 }
 func (n *network) checkBatch(in *henn.Ciphertexts) error { return nil } // henn.Server.Evaluate checks
 func (n *network) sharedBytes() int64                    { return n.w.Size() }
 
-func (n *network) newEvaluator(evk *he.EvaluationKeys) (evaluator, int64, error) {
-	srv, err := n.w.NewServer(evk)
-	return srv, 0, err
+func (n *network) newEvaluator(evk *he.EvaluationKeys) (evaluator, error) {
+	return n.w.NewServer(evk)
 }
 
-// encoder serves a henn.EncoderModel: every session has its own
-// henn.EncoderServer (which keeps its own encoded diagonals).
+// encoder serves a henn.EncoderModel: its diagonals are encoded once
+// (henn.EncodeEncoderWeights) and every session's henn.EncoderServer
+// shares them, as a network's sessions share its weights.
 type encoder struct {
-	m     *henn.EncoderModel
-	extra atomic.Int64
+	m *henn.EncoderModel
+	w *henn.EncoderWeights
 }
 
 func (e *encoder) params() ckks.Parameters { return e.m.Params() }
 func (e *encoder) rotations() []int        { return e.m.Rotations() }
-func (e *encoder) extraHint() int64        { return e.extra.Load() }
-func (e *encoder) sharedBytes() int64      { return 0 }
+func (e *encoder) sharedBytes() int64      { return e.w.Size() }
 
-func (e *encoder) newEvaluator(evk *he.EvaluationKeys) (evaluator, int64, error) {
-	srv, err := henn.NewEncoderServer(e.m, evk)
+func (e *encoder) newEvaluator(evk *he.EvaluationKeys) (evaluator, error) {
+	srv, err := e.w.NewServer(evk)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	n := srv.Size()
-	e.extra.Store(n)
-	return encoderEval{srv}, n, nil
+	return encoderEval{srv}, nil
 }
 
 // EncoderCiphertexts is the number of ciphertexts of one sentence: the

@@ -19,9 +19,9 @@
 // The same Handler serves a transformer encoder (NewEncoder, a
 // henn.EncoderModel; Client.NewEncoderSession): ModelInfo then carries the
 // encoder's public shape, a request one group of two ciphertexts (token
-// matrix, length mask) per sentence, and each session its own
-// henn.EncoderServer, whose encoded diagonals count against
-// Config.MaxKeyMemory with its keys.
+// matrix, length mask) per sentence. Its diagonals are encoded once
+// (henn.EncoderWeights) and shared by every session's henn.EncoderServer,
+// so a session holds its evaluation keys only, as with a network.
 //
 // What the server learns: the parameters and rotations (public), the number
 // of ciphertexts and inputs in a batch, and timing. It never sees an input,

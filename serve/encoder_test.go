@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/krelu/krelu/approx"
 	"github.com/krelu/krelu/henn"
@@ -97,9 +99,14 @@ func TestServeEncoderEndToEnd(t *testing.T) {
 	if l := m.Layout(); sess.Layout.Block != l.Block || sess.Layout.Tokens != l.Tokens || sess.Layout.Level != l.Level || sess.Layout.ClassStride != l.ClassStride {
 		t.Fatalf("client layout %+v, server %+v", sess.Layout, l)
 	}
+	// The session holds its keys (what was uploaded less the framing);
+	// the encoded diagonals are the model's, counted once.
 	st := h.Stats()
-	if st.Sessions != 1 || st.KeyBytes <= sess.KeyBytes || st.KeyBytes != sess.ServerBytes {
-		t.Errorf("stats %+v, reported %d: want 1 session holding more than its %d bytes of keys (keys + encoded diagonals)", st, sess.ServerBytes, sess.KeyBytes)
+	if st.Sessions != 1 || st.KeyBytes != sess.ServerBytes || st.KeyBytes > sess.KeyBytes || st.KeyBytes < sess.KeyBytes-64<<10 {
+		t.Errorf("stats %+v, reported %d: want 1 session holding its %d bytes of keys", st, sess.ServerBytes, sess.KeyBytes)
+	}
+	if st.WeightsBytes == 0 {
+		t.Errorf("stats %+v: no shared encoded diagonals", st)
 	}
 	// The size NewEncoder checks the limits with is the key set's.
 	if est := keySetBytes(m.Params(), len(m.Rotations())); math.Abs(float64(est-sess.KeyBytes)) > 0.01*float64(sess.KeyBytes) {
@@ -184,23 +191,6 @@ func TestServeEncoderEndToEnd(t *testing.T) {
 		t.Errorf("after the malformed requests: %v", err)
 	}
 
-	// A key memory that holds the keys but not the session's diagonals:
-	// the session is refused with 503, and nothing is kept.
-	limit := sess.KeyBytes + 64<<10
-	small, err := NewEncoder(m, Config{MaxKeyBytes: limit, MaxKeyMemory: limit})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer small.Close()
-	ts2 := httptest.NewServer(small)
-	defer ts2.Close()
-	_, err = (&Client{BaseURL: ts2.URL, HTTP: ts2.Client()}).NewEncoderSession(ctx)
-	if err == nil || !strings.Contains(err.Error(), "503") || !strings.Contains(err.Error(), "encoded weights") {
-		t.Errorf("session over the key memory: %v", err)
-	}
-	if st := small.Stats(); st.Sessions != 0 || st.KeyBytes != 0 {
-		t.Errorf("after a refused session: %+v", st)
-	}
 }
 
 // TestEncoderWrongClient: a network client facing an encoder server, and
@@ -248,4 +238,117 @@ func TestEncoderLimitsTooSmall(t *testing.T) {
 			t.Errorf("NewEncoder with %+v: %v", cfg, err)
 		}
 	}
+}
+
+// TestEncoderSessionsShareWeights: the encoder's diagonals are encoded
+// once, when the handler is made, and counted once (Stats.WeightsBytes,
+// unchanged by sessions); two sessions with their own keys classify at the
+// same time (run with -race) and each gets the plaintext logits; each
+// session is counted at the size of its keys.
+func TestEncoderSessionsShareWeights(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two encrypted encoder sessions at LogN 14: tens of seconds")
+	}
+	// A long evaluation deadline: under -race on a shared machine one
+	// evaluation takes minutes.
+	h, e, _ := newEncoderHandler(t, Config{Task: "sst2", Timeout: 30 * time.Minute})
+	w0 := h.Stats().WeightsBytes
+	if w0 == 0 {
+		t.Fatal("no encoded diagonals after NewEncoder")
+	}
+	ts := httptest.NewServer(h)
+	defer ts.Close()
+	c := &Client{BaseURL: ts.URL, HTTP: ts.Client()}
+	ctx := context.Background()
+	var sessions []*EncoderSession
+	var keys int64
+	for range 2 {
+		s, err := c.NewEncoderSession(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.ServerBytes > s.KeyBytes {
+			t.Errorf("a session holds %d bytes for %d bytes of keys", s.ServerBytes, s.KeyBytes)
+		}
+		keys += s.ServerBytes
+		sessions = append(sessions, s)
+	}
+	if st := h.Stats(); st.Sessions != 2 || st.KeyBytes != keys || st.WeightsBytes != w0 {
+		t.Errorf("stats %+v: want 2 sessions holding %d bytes of keys, %d bytes of shared diagonals", st, keys, w0)
+	}
+	sentences := [][][][]float64{tinySentences(7, 2, 4), tinySentences(8, 3, 1)}
+	got := make([][][]float64, len(sessions))
+	errs := make([]error, len(sessions))
+	var wg sync.WaitGroup
+	for i, s := range sessions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i], errs[i] = s.Classify(ctx, sentences[i])
+		}()
+	}
+	wg.Wait()
+	for i := range sessions {
+		if errs[i] != nil {
+			t.Fatalf("session %d: %v", i, errs[i])
+		}
+		for j, x := range sentences[i] {
+			want, err := e.Forward(x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k := range want {
+				if d := math.Abs(got[i][j][k] - want[k]); d > 1e-3*max(1, math.Abs(want[k])) {
+					t.Errorf("session %d sentence %d logit %d: encrypted %g, plaintext %g", i, j, k, got[i][j][k], want[k])
+				}
+			}
+		}
+	}
+}
+
+// TestDefaultKeyLimits: unset limits are sized to the served model — the
+// key upload limit to its key set (plus 1 MiB of framing, whole MiB), the
+// key memory to 1 GiB or one key set when larger — and set ones are kept.
+func TestDefaultKeyLimits(t *testing.T) {
+	m, err := henn.CompileEncoder(tinyEncoder(1), henn.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	need := keySetBytes(m.Params(), len(m.Rotations()))
+	h, err := NewEncoder(m, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	cfg := h.Config()
+	if cfg.MaxKeyBytes < need+1<<20 || cfg.MaxKeyBytes >= need+2<<20 || cfg.MaxKeyBytes%(1<<20) != 0 {
+		t.Errorf("default key upload limit %d for a key set of %d bytes", cfg.MaxKeyBytes, need)
+	}
+	if cfg.MaxKeyMemory != max(DefaultMaxKeyMemory, cfg.MaxKeyBytes) {
+		t.Errorf("default key memory %d, upload limit %d", cfg.MaxKeyMemory, cfg.MaxKeyBytes)
+	}
+	t.Logf("tiny encoder: key set %.1f MiB, default --max-key-mb %d", mib(need), cfg.MaxKeyBytes>>20)
+	set := Config{MaxKeyBytes: 5 << 30, MaxKeyMemory: 6 << 30}
+	h2, err := NewEncoder(m, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h2.Close()
+	if got := h2.Config(); got.MaxKeyBytes != set.MaxKeyBytes || got.MaxKeyMemory != set.MaxKeyMemory {
+		t.Errorf("explicit limits %+v became %+v", set, got)
+	}
+	// A network: its own key set.
+	mn, err := henn.Compile(mnistNet(), henn.Options{Mode: henn.Packed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hn, err := New(mn, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hn.Close()
+	if got, want := hn.Config().MaxKeyBytes, DefaultMaxKeyBytes(mn.Params(), len(mn.Rotations())); got != want || got < keySetBytes(mn.Params(), len(mn.Rotations())) {
+		t.Errorf("network: default key upload limit %d, want %d", got, want)
+	}
+	t.Logf("784-128-10 MLP: default --max-key-mb %d, --max-key-memory-mb %d", hn.Config().MaxKeyBytes>>20, hn.Config().MaxKeyMemory>>20)
 }

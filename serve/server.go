@@ -34,7 +34,11 @@ const ContentType = "application/octet-stream"
 // Config bounds what a Handler accepts. A zero field takes its default; a
 // negative one is an error of New.
 type Config struct {
-	// MaxKeyBytes bounds a POST /v1/session body (default 512 MiB).
+	// MaxKeyBytes bounds a POST /v1/session body. The default is derived
+	// from the served model: its evaluation-key set (public,
+	// relinearization and one Galois key per rotation the model uses) plus
+	// 1 MiB for the framing, rounded up to whole MiB (DefaultMaxKeyBytes)
+	// — what an honest client sends, and nothing more.
 	MaxKeyBytes int64
 	// MaxCiphertextBytes bounds a POST /v1/session/{id}/infer body
 	// (default 64 MiB).
@@ -42,8 +46,10 @@ type Config struct {
 	// MaxSessions is how many sessions are kept (default 8).
 	MaxSessions int
 	// MaxKeyMemory bounds the key material held by all sessions together
-	// (default 1 GiB). A new session that does not fit evicts the least
-	// recently used idle sessions; when the rest are busy it gets 503.
+	// (default 1 GiB, or MaxKeyBytes when that is larger, so that one key
+	// set of the served model always fits). A new session that does not
+	// fit evicts the least recently used idle sessions; when the rest are
+	// busy it gets 503.
 	MaxKeyMemory int64
 	// SessionTTL drops a session unused for this long (default 10 min).
 	SessionTTL time.Duration
@@ -63,9 +69,8 @@ type Config struct {
 	Task string
 }
 
-// Defaults of Config.
+// Defaults of Config (MaxKeyBytes: DefaultMaxKeyBytes).
 const (
-	DefaultMaxKeyBytes        = 512 << 20
 	DefaultMaxCiphertextBytes = 64 << 20
 	DefaultMaxSessions        = 8
 	DefaultMaxKeyMemory       = 1 << 30
@@ -74,7 +79,18 @@ const (
 	DefaultTimeout            = 2 * time.Minute
 )
 
-func (c Config) check() (Config, error) {
+// DefaultMaxKeyBytes is Config.MaxKeyBytes' default for a model with
+// these parameters and rotations: the size of its evaluation-key set plus
+// 1 MiB for the framing, rounded up to whole MiB (67 MiB for the
+// 784-128-10 MNIST network at LogN 13, 623 MiB for the one-layer SST-2
+// encoder at LogN 14).
+func DefaultMaxKeyBytes(params ckks.Parameters, rotations int) int64 {
+	const mb = 1 << 20
+	return (keySetBytes(params, rotations) + mb + mb - 1) / mb * mb
+}
+
+// check fills in the defaults; keySet is DefaultMaxKeyBytes of the model.
+func (c Config) check(keySet int64) (Config, error) {
 	for _, f := range []struct {
 		name string
 		v    int64
@@ -89,9 +105,9 @@ func (c Config) check() (Config, error) {
 			*v = d
 		}
 	}
-	def(&c.MaxKeyBytes, DefaultMaxKeyBytes)
+	def(&c.MaxKeyBytes, keySet)
 	def(&c.MaxCiphertextBytes, DefaultMaxCiphertextBytes)
-	def(&c.MaxKeyMemory, DefaultMaxKeyMemory)
+	def(&c.MaxKeyMemory, max(DefaultMaxKeyMemory, c.MaxKeyBytes))
 	def((*int64)(&c.SessionTTL), int64(DefaultSessionTTL))
 	def((*int64)(&c.ReadTimeout), int64(DefaultReadTimeout))
 	def((*int64)(&c.Timeout), int64(DefaultTimeout))
@@ -151,6 +167,12 @@ type EncoderInfo struct {
 	MaxTokens int `json:"max_tokens"`
 	Classes   int `json:"classes"`
 	Layers    int `json:"layers"`
+	// Weights is the hex of henn.Encoder.Fingerprint, the SHA-256 of the
+	// served encoder's weights: a client's embedding tables record the
+	// fingerprint of the encoder they were exported with
+	// (transformer.ClientTables), and a client checks the two agree
+	// before it makes any key. It reveals no weight.
+	Weights string `json:"weights_sha256"`
 }
 
 // EncoderMode is LayoutInfo.Mode of a served transformer encoder.
@@ -178,7 +200,7 @@ type Handler struct {
 type session struct {
 	id       string
 	server   evaluator
-	keyBytes int64 // evaluation keys and the session's own encoded weights
+	keyBytes int64 // its evaluation keys (the encoded weights are shared)
 	lastUsed time.Time
 	busy     int // requests in flight
 }
@@ -210,9 +232,10 @@ func New(m *henn.Model, cfg Config) (*Handler, error) {
 }
 
 // NewEncoder returns a Handler for m, a transformer encoder compiled by
-// henn.CompileEncoder. Each session holds the client's evaluation keys and
-// its own henn.EncoderServer (whose encoded diagonals count against
-// Config.MaxKeyMemory with the keys). A request carries one group of two
+// henn.CompileEncoder. Its diagonals are encoded once, here
+// (henn.EncodeEncoderWeights, up to 1 GiB; Stats.WeightsBytes), and shared
+// by every session, which holds only the client's evaluation keys (counted
+// against Config.MaxKeyMemory). A request carries one group of two
 // ciphertexts per sentence, the token matrix and the length mask of
 // henn.Client.EncryptEncoderInput; the answer, one group of one
 // ciphertext (the logits) per sentence.
@@ -230,18 +253,24 @@ func NewEncoder(m *henn.EncoderModel, cfg Config) (*Handler, error) {
 	info := ModelInfo{Preset: m.Preset(), Depth: m.Depth(),
 		Layout:   LayoutInfo{Mode: EncoderMode, InputDim: l.Dim, OutputDim: l.Classes, Level: l.Level, Block: l.Block},
 		InputDim: l.Dim, Classes: l.Classes, PerCiphertext: 1, Encoder: ei}
-	cfg, err := cfg.check()
+	fp := m.Fingerprint()
+	ei.Weights = hex.EncodeToString(fp[:])
+	cfg, err := cfg.check(DefaultMaxKeyBytes(m.Params(), len(m.Rotations())))
 	if err != nil {
 		return nil, err
 	}
 	// An encoder's key set is large (44 Galois keys ≈ 650 MB at LogN 14):
-	// limits that no client could meet are an error now, not a 413 after
-	// each client's key generation.
+	// limits set explicitly that no client could meet are an error now,
+	// not a 413 after each client's key generation.
 	if need := keySetBytes(m.Params(), len(m.Rotations())); need > cfg.MaxKeyBytes || need > cfg.MaxKeyMemory {
-		return nil, fmt.Errorf("serve: this encoder's evaluation keys take about %.0f MiB (%d rotation keys at LogN %d), more than the key upload limit of %.0f MiB (krelu serve --max-key-mb) or the key memory of %.0f MiB (--max-key-memory-mb)",
+		return nil, fmt.Errorf("serve: this encoder's evaluation keys take about %.0f MiB (%d rotation keys at LogN %d), more than the key upload limit of %.0f MiB (krelu serve --max-key-mb) or the key memory of %.0f MiB (--max-key-memory-mb); leave both unset for limits sized to this model",
 			mib(need), len(m.Rotations()), m.Params().LogN(), mib(cfg.MaxKeyBytes), mib(cfg.MaxKeyMemory))
 	}
-	return newHandler(&encoder{m: m}, info, cfg)
+	w, err := henn.EncodeEncoderWeights(m)
+	if err != nil {
+		return nil, err
+	}
+	return newHandler(&encoder{m: m, w: w}, info, cfg)
 }
 
 // keySetBytes is the size of a key set of rotations Galois keys for params
@@ -252,7 +281,7 @@ func keySetBytes(params ckks.Parameters, rotations int) int64 {
 }
 
 func newHandler(b backend, info ModelInfo, cfg Config) (*Handler, error) {
-	cfg, err := cfg.check()
+	cfg, err := cfg.check(DefaultMaxKeyBytes(b.params(), len(b.rotations())))
 	if err != nil {
 		return nil, err
 	}
@@ -330,8 +359,8 @@ func (s *Handler) janitor() {
 // Stats is a snapshot of what a Handler holds.
 type Stats struct {
 	Sessions     int   `json:"sessions"`
-	KeyBytes     int64 `json:"key_bytes"`     // key material of all sessions (and an encoder's per-session weights)
-	WeightsBytes int64 `json:"weights_bytes"` // encoded weights shared by all sessions
+	KeyBytes     int64 `json:"key_bytes"`     // key material of all sessions
+	WeightsBytes int64 `json:"weights_bytes"` // encoded weights shared by all sessions, made once at load
 }
 
 // Stats reports the sessions and memory held.
@@ -340,6 +369,9 @@ func (s *Handler) Stats() Stats {
 	defer s.mu.Unlock()
 	return Stats{Sessions: s.lru.Len(), KeyBytes: s.keyBytes, WeightsBytes: s.model.sharedBytes()}
 }
+
+// Config returns the limits in force, defaults filled in.
+func (s *Handler) Config() Config { return s.cfg }
 
 // Sessions reports how many sessions are held.
 func (s *Handler) Sessions() int { return s.Stats().Sessions }
@@ -442,24 +474,14 @@ func (s *Handler) postSession(w http.ResponseWriter, r *http.Request) {
 	}
 	// Keys for rotations the model does not use are dropped at once.
 	evk.Retain(s.model.rotations()...)
-	// A key set that cannot fit is refused before the server's own
-	// per-session work (an encoder encodes its diagonals).
-	want := evk.Size() + s.model.extraHint()
-	s.mu.Lock()
-	ok := s.admit(want, false)
-	s.mu.Unlock()
-	if !ok {
-		s.full(w, want)
-		return
-	}
-	srv, extra, err := s.model.newEvaluator(evk)
+	srv, err := s.model.newEvaluator(evk)
 	if err != nil {
 		httpError(w, http.StatusBadRequest, "serve: evaluation keys rejected: %v", err)
 		return
 	}
 	var id [16]byte
 	rand.Read(id[:])
-	sess := &session{id: hex.EncodeToString(id[:]), server: srv, keyBytes: evk.Size() + extra}
+	sess := &session{id: hex.EncodeToString(id[:]), server: srv, keyBytes: evk.Size()}
 	s.mu.Lock()
 	sess.lastUsed = s.now()
 	if !s.admit(sess.keyBytes, true) {
@@ -517,7 +539,7 @@ func (s *Handler) admit(size int64, evict bool) bool {
 func (s *Handler) full(w http.ResponseWriter, size int64) {
 	st := s.Stats()
 	if size > s.cfg.MaxKeyMemory {
-		httpError(w, http.StatusServiceUnavailable, "serve: a session of %.1f MiB (evaluation keys, and an encoder's own encoded weights) exceeds the server's key memory of %.1f MiB (krelu serve --max-key-memory-mb)",
+		httpError(w, http.StatusServiceUnavailable, "serve: a session of %.1f MiB of evaluation keys exceeds the server's key memory of %.1f MiB (krelu serve --max-key-memory-mb)",
 			mib(size), mib(s.cfg.MaxKeyMemory))
 		return
 	}

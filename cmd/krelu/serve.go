@@ -34,9 +34,9 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address host:port")
 	mode := fs.String("mode", "packed", "encrypted layout of a network: packed (several images per ciphertext) or slots (one ciphertext per pixel; needs a larger --max-ct-mb)")
 	sessions := fs.Int("max-sessions", serve.DefaultMaxSessions, "sessions (key sets) kept, 1…4096; idle ones are dropped least recently used first")
-	keyMB := fs.Int64("max-key-mb", serve.DefaultMaxKeyBytes>>20, "largest evaluation-key upload in MiB, 1…65536")
+	keyMB := fs.Int64("max-key-mb", 0, "largest evaluation-key upload in MiB, 1…65536 (default: the served model's own evaluation-key set plus 1 MiB, rounded up)")
 	ctMB := fs.Int64("max-ct-mb", serve.DefaultMaxCiphertextBytes>>20, "largest ciphertext batch in MiB, 1…65536")
-	memMB := fs.Int64("max-key-memory-mb", serve.DefaultMaxKeyMemory>>20, "key memory of all sessions together in MiB, 1…1048576; a session that does not fit gets 503")
+	memMB := fs.Int64("max-key-memory-mb", 0, "key memory of all sessions together in MiB, 1…1048576; a session that does not fit gets 503 (default: 1024, or the upload limit when larger, so one key set of the model fits)")
 	ttl := fs.Duration("session-ttl", serve.DefaultSessionTTL, "drop a session unused for this long (> 0)")
 	readTimeout := fs.Duration("read-timeout", serve.DefaultReadTimeout, "time to receive one request's headers and body (> 0); a stalled client is cut off")
 	timeout := fs.Duration("timeout", serve.DefaultTimeout, "time limit of one evaluation, waiting included (> 0)")
@@ -44,7 +44,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := serveConfig(*addr, *sessions, *keyMB, *ctMB, *memMB, *evals, *ttl, *readTimeout, *timeout)
+	cfg, err := serveConfig(*addr, *sessions, *keyMB, isSet(fs, "max-key-mb"), *ctMB, *memMB, isSet(fs, "max-key-memory-mb"), *evals, *ttl, *readTimeout, *timeout)
 	if err != nil {
 		return err
 	}
@@ -61,22 +61,27 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if task == "" {
 		task = "unknown task"
 	}
+	lim := h.Config()
 	fmt.Fprintf(stdout, "serving %s (%s; %s) on http://%s\n", *model, task, desc, ln.Addr())
+	fmt.Fprintf(stdout, "  limits: key upload %d MiB, key memory %d MiB, %d sessions; encoded weights %.0f MB, shared by all sessions\n",
+		lim.MaxKeyBytes>>20, lim.MaxKeyMemory>>20, lim.MaxSessions, float64(h.Stats().WeightsBytes)/1e6)
 	return serve.NewHTTPServer(h).Serve(ln)
 }
 
 // serveConfig checks every numeric flag of krelu serve before any model
-// is loaded.
-func serveConfig(addr string, sessions int, keyMB, ctMB, memMB int64, evals int, ttl, readTimeout, timeout time.Duration) (serve.Config, error) {
+// is loaded. The key limits are checked when set (keySet, memSet); unset,
+// they stay 0 and serve sizes them to the model.
+func serveConfig(addr string, sessions int, keyMB int64, keySet bool, ctMB, memMB int64, memSet bool, evals int, ttl, readTimeout, timeout time.Duration) (serve.Config, error) {
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return serve.Config{}, fmt.Errorf("%w: --addr %q: want host:port, e.g. 127.0.0.1:8080", errUsage, addr)
 	}
 	for _, f := range []struct {
 		name    string
 		v, l, h int64
-	}{{"max-sessions", int64(sessions), 1, 4096}, {"max-key-mb", keyMB, 1, 1 << 16}, {"max-ct-mb", ctMB, 1, 1 << 16},
-		{"max-key-memory-mb", memMB, 1, 1 << 20}, {"max-evaluations", int64(evals), 1, 1024}} {
-		if f.v < f.l || f.v > f.h {
+		set     bool
+	}{{"max-sessions", int64(sessions), 1, 4096, true}, {"max-key-mb", keyMB, 1, 1 << 16, keySet}, {"max-ct-mb", ctMB, 1, 1 << 16, true},
+		{"max-key-memory-mb", memMB, 1, 1 << 20, memSet}, {"max-evaluations", int64(evals), 1, 1024, true}} {
+		if f.set && (f.v < f.l || f.v > f.h) {
 			return serve.Config{}, fmt.Errorf("%w: --%s %d: want %d…%d", errUsage, f.name, f.v, f.l, f.h)
 		}
 	}
@@ -88,8 +93,8 @@ func serveConfig(addr string, sessions int, keyMB, ctMB, memMB int64, evals int,
 			return serve.Config{}, fmt.Errorf("%w: --%s %v: want a positive duration, e.g. 30s or 2m", errUsage, f.name, f.v)
 		}
 	}
-	if keyMB > memMB {
-		return serve.Config{}, fmt.Errorf("%w: --max-key-mb %d exceeds --max-key-memory-mb %d: no key set that large could be kept", errUsage, keyMB, memMB)
+	if keySet && memSet && keyMB > memMB {
+		return serve.Config{}, fmt.Errorf("%w: --max-key-mb %d exceeds --max-key-memory-mb %d: want an upload limit ≤ the key memory (no key set that large could be kept)", errUsage, keyMB, memMB)
 	}
 	return serve.Config{MaxKeyBytes: keyMB << 20, MaxCiphertextBytes: ctMB << 20, MaxSessions: sessions,
 		MaxKeyMemory: memMB << 20, SessionTTL: ttl, ReadTimeout: readTimeout, Timeout: timeout, MaxEvaluations: evals}, nil

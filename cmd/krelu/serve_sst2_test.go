@@ -19,10 +19,14 @@ import (
 // tinySST2Model writes an untrained HE-friendly transformer (width 8,
 // 2 heads, 4 tokens, 1 layer) and a 3-sentence dev TSV.
 func tinySST2Model(t *testing.T) (model, dev string) {
+	return tinySST2ModelSeed(t, 4)
+}
+
+func tinySST2ModelSeed(t *testing.T, seed uint64) (model, dev string) {
 	t.Helper()
 	v := transformer.NewVocab([]string{"a", "good", "bad", "film", "very"})
 	cfg := transformer.Config{Vocab: v.Len(), EmbDim: 4, Dim: 8, Heads: 2, Hidden: 8, Layers: 1, MaxLen: 4, Classes: 2, HEFriendly: true, QuadShift: 3}
-	m, err := transformer.New(cfg, transformer.PolyActivation("k2", approx.Poly{0.1, 0.5, 0.2}), rand.New(rand.NewPCG(4, 4)))
+	m, err := transformer.New(cfg, transformer.PolyActivation("k2", approx.Poly{0.1, 0.5, 0.2}), rand.New(rand.NewPCG(seed, 4)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,6 +68,17 @@ func TestServeClientSST2(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "trained for sst2") {
 		t.Errorf("MNIST client against an SST-2 server: %v", err)
 	}
+	// The client tables of another model of the same shape: refused by
+	// the weights fingerprint before any key is made.
+	other, _ := tinySST2ModelSeed(t, 5)
+	otherTab := filepath.Join(t.TempDir(), "other.gob")
+	if _, err := transformer.ExportClient(other, otherTab); err != nil {
+		t.Fatal(err)
+	}
+	err = runClient([]string{"--server", ts.URL, "--task", "sst2", "--model", otherTab, "--dev", dev}, &bytes.Buffer{}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "belongs to another model") {
+		t.Errorf("client tables of another model: %v", err)
+	}
 	if h.Sessions() != 0 {
 		t.Fatalf("%d sessions after refused clients", h.Sessions())
 	}
@@ -78,11 +93,36 @@ func TestServeClientSST2(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatalf("%v: %s", err, out.String())
 	}
-	if rep.Sentences != 3 || rep.Agreement != 1 || rep.MaxLogitError > 1e-3 || rep.Accuracy == nil || *rep.Accuracy != *rep.PlaintextAccuracy {
+	if rep.Sentences != 3 || !rep.Reference || rep.Agreement == nil || *rep.Agreement != 1 || *rep.MaxLogitError > 1e-3 || rep.Accuracy == nil || *rep.Accuracy != *rep.PlaintextAccuracy {
 		t.Errorf("report %s: want 3 sentences in full agreement with the plaintext encoder", out.String())
 	}
 	if rep.KeyBytes <= 0 || rep.SentPerSentence <= 0 || rep.RecvPerSentence <= 0 {
 		t.Errorf("byte counts: %s", out.String())
+	}
+	// The client tables alone: the same classification, no plaintext
+	// reference, and the report says so instead of showing numbers.
+	tab := filepath.Join(t.TempDir(), "client.gob")
+	if _, err := transformer.ExportClient(model, tab); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := runClient([]string{"--server", ts.URL, "--task", "sst2", "--model", tab, "--dev", dev, "--json"}, &out, &errOut); err != nil {
+		t.Fatalf("krelu client with client tables: %v\n%s", err, errOut.String())
+	}
+	var trep sst2ClientReport
+	if err := json.Unmarshal(out.Bytes(), &trep); err != nil {
+		t.Fatalf("%v: %s", err, out.String())
+	}
+	if trep.Sentences != 3 || trep.Reference || trep.Accuracy == nil || strings.Contains(out.String(), "agreement") || strings.Contains(out.String(), "plaintext_accuracy") ||
+		strings.Contains(out.String(), "logit_error") {
+		t.Errorf("report with client tables only: %s", out.String())
+	}
+	out.Reset()
+	if err := runClient([]string{"--server", ts.URL, "--task", "sst2", "--model", tab, "--text", "a good film"}, &out, &errOut); err != nil {
+		t.Fatalf("krelu client --text with client tables: %v\n%s", err, errOut.String())
+	}
+	if s := out.String(); !strings.Contains(s, "no plaintext reference") || strings.Contains(s, "plaintext -") || strings.Contains(s, "agreement") {
+		t.Errorf("text report with client tables only: %q", s)
 	}
 	out.Reset()
 	if err := runClient([]string{"--server", ts.URL, "--task", "sst2", "--model", model, "--text", "a good film"}, &out, &errOut); err != nil {

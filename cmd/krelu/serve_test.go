@@ -101,7 +101,7 @@ func TestServeFlags(t *testing.T) {
 		{[]string{"--model", "x", "--max-ct-mb", "-1"}, "--max-ct-mb -1"},
 		{[]string{"--model", "x", "--max-key-memory-mb", "0"}, "--max-key-memory-mb 0"},
 		{[]string{"--model", "x", "--max-evaluations", "0"}, "--max-evaluations 0: want 1…1024"},
-		{[]string{"--model", "x", "--max-key-mb", "2048", "--max-key-memory-mb", "1024"}, "--max-key-mb 2048 exceeds --max-key-memory-mb 1024"},
+		{[]string{"--model", "x", "--max-key-mb", "2048", "--max-key-memory-mb", "1024"}, "--max-key-mb 2048 exceeds --max-key-memory-mb 1024: want"},
 		{[]string{"--model", "x", "--addr", "8080"}, "--addr"},
 		{[]string{"--model", "x", "--max-sessions", "two"}, "max-sessions"},
 	} {

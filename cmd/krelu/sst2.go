@@ -25,7 +25,8 @@ const sst2Usage = `usage: krelu sst2 train|eval|swap|infer|export [flags]
   eval   dev accuracy of a model (optionally with another activation), agreement with a reference
   swap   replace the FFN ReLU post hoc by fitted polynomials; dev accuracy and agreement for each
   infer  run the last block's FFN, pooling and classifier (optionally under CKKS with --encrypted)
-  export write the model as an ONNX graph for sentences of a fixed length (token ids in, logits out)
+  export write the model as an ONNX graph for sentences of a fixed length (token ids in, logits out),
+         or with --client the client tables krelu client --task sst2 needs (no layer weight)
 
 Run 'krelu sst2 SUBCOMMAND -h' for its flags.`
 
