@@ -21,14 +21,7 @@ type benchRig struct {
 
 func newRig(b *testing.B, m *Model) *benchRig {
 	b.Helper()
-	c, err := NewClient(m.Params())
-	if err != nil {
-		b.Fatal(err)
-	}
-	evk, err := c.EvaluationKeys(m.Rotations())
-	if err != nil {
-		b.Fatal(err)
-	}
+	c, evk := keyed(b, m)
 	s, err := NewServer(m, evk)
 	if err != nil {
 		b.Fatal(err)

@@ -405,14 +405,7 @@ func TestBootstrappedGraphSecure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := NewClient(m.Params())
-	if err != nil {
-		t.Fatal(err)
-	}
-	evk, err := c.EvaluationKeys(m.Rotations())
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, evk := keyed(t, m)
 	bk, err := c.BootstrapKeys(m.BootstrapParams())
 	if err != nil {
 		t.Fatal(err)

@@ -46,14 +46,7 @@ func benchDeep(b *testing.B, opts Options) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	client, err := NewClient(m.Params())
-	if err != nil {
-		b.Fatal(err)
-	}
-	evk, err := client.EvaluationKeys(m.Rotations())
-	if err != nil {
-		b.Fatal(err)
-	}
+	client, evk := keyed(b, m)
 	var server *Server
 	if m.NeedsBootstrapKeys() {
 		bk, err := client.BootstrapKeys(m.BootstrapParams())

@@ -73,14 +73,7 @@ func newEncoderRig(t testing.TB, e *Encoder, opts Options) *encoderRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := NewClient(m.Params())
-	if err != nil {
-		t.Fatal(err)
-	}
-	evk, err := c.EvaluationKeys(m.Rotations())
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, evk := keyed(t, m)
 	s, err := NewEncoderServer(m, evk)
 	if err != nil {
 		t.Fatal(err)

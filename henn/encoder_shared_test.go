@@ -60,14 +60,7 @@ func TestEncoderWeightsShared(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	users := make([]user, 2)
 	for i := range users {
-		c, err := NewClient(m.Params())
-		if err != nil {
-			t.Fatal(err)
-		}
-		evk, err := c.EvaluationKeys(m.Rotations())
-		if err != nil {
-			t.Fatal(err)
-		}
+		c, evk := keyed(t, m)
 		x := randSentence(r, 1+i*3, e.Dim)
 		in, err := c.EncryptEncoderInput(m.Layout(), x)
 		if err != nil {

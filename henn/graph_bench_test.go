@@ -48,14 +48,7 @@ func benchGraph(b *testing.B, path string, logN int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	client, err := NewClient(m.Params())
-	if err != nil {
-		b.Fatal(err)
-	}
-	evk, err := client.EvaluationKeys(m.Rotations())
-	if err != nil {
-		b.Fatal(err)
-	}
+	client, evk := keyed(b, m)
 	server, err := NewServer(m, evk)
 	if err != nil {
 		b.Fatal(err)

@@ -2,14 +2,16 @@ package henn
 
 import (
 	"errors"
-	"github.com/krelu/krelu/internal/logits"
 	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
 
 	"github.com/krelu/krelu/approx"
+	"github.com/krelu/krelu/he"
+	"github.com/krelu/krelu/internal/logits"
 	"github.com/tuneinsight/lattigo/v6/core/rlwe"
+	"github.com/tuneinsight/lattigo/v6/schemes/ckks"
 )
 
 func randDense(r *rand.Rand, out, in int, scale float64) Dense {
@@ -38,9 +40,17 @@ func randInputs(r *rand.Rand, n, dim int) [][]float64 {
 // kernelQuad is a typical fitted ReLU quadratic (least squares under N(0,1)).
 var kernelQuad = Poly{Coeffs: approx.Poly{0.199471, 0.5, 0.199471}}
 
-// parties makes a client with fresh keys for m and a server holding m and
-// the client's evaluation keys, failing the test on any error.
-func parties(tb testing.TB, m *Model) (*Client, *Server) {
+// compiled is what a client needs of a compiled model (Model or
+// EncoderModel) to make its keys.
+type compiled interface {
+	Params() ckks.Parameters
+	Rotations() []int
+}
+
+// keyed makes a client with a fresh secret key for m and its evaluation
+// keys for m's rotations, failing tb on any error: the start of every
+// test rig in this package.
+func keyed(tb testing.TB, m compiled) (*Client, *he.EvaluationKeys) {
 	tb.Helper()
 	c, err := NewClient(m.Params())
 	if err != nil {
@@ -50,6 +60,14 @@ func parties(tb testing.TB, m *Model) (*Client, *Server) {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return c, evk
+}
+
+// parties makes a client with fresh keys for m and a server holding m and
+// the client's evaluation keys, failing the test on any error.
+func parties(tb testing.TB, m *Model) (*Client, *Server) {
+	tb.Helper()
+	c, evk := keyed(tb, m)
 	s, err := NewServer(m, evk)
 	if err != nil {
 		tb.Fatal(err)

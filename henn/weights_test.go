@@ -49,14 +49,7 @@ func TestWeightsShared(t *testing.T) {
 			}
 			inputs := randInputs(rand.New(rand.NewPCG(1, 1)), 3, 40)
 			for k := range 2 {
-				c, err := NewClient(m.Params())
-				if err != nil {
-					t.Fatal(err)
-				}
-				evk, err := c.EvaluationKeys(m.Rotations())
-				if err != nil {
-					t.Fatal(err)
-				}
+				c, evk := keyed(t, m)
 				s, err := w.NewServer(evk)
 				if err != nil {
 					t.Fatal(err)
