@@ -107,9 +107,14 @@ func (g *encoderRig) run(t testing.TB, x [][]float64) []float64 {
 // few thousand accumulated products; 1e-3 of the logits' magnitude is
 // far above that and far below any change a masking or layout mistake
 // causes (those move logits by O(1)).
+//
+// This is the encrypted encoder's test in CI (-short, also under -race,
+// which checks the 2 goroutines of one evaluation): one 5-token sentence
+// there, lengths 8, 5 and 1 otherwise.
 func TestEncoderEncryptedMatchesForward(t *testing.T) {
+	lengths := []int{8, 5, 1}
 	if testing.Short() {
-		t.Skip("encrypted encoder at LogN 14: seconds per sentence")
+		lengths = []int{5}
 	}
 	e := randEncoder(1, 16, 2, 32, 8, 1, 2)
 	g := newEncoderRig(t, e, Options{Workers: 2})
@@ -117,7 +122,7 @@ func TestEncoderEncryptedMatchesForward(t *testing.T) {
 		t.Fatalf("1 layer planned on %s with depth %d, want N14-L9 and 8", g.m.Preset(), g.m.Depth())
 	}
 	r := rand.New(rand.NewPCG(2, 3))
-	for _, n := range []int{8, 5, 1} {
+	for _, n := range lengths {
 		x := randSentence(r, n, e.Dim)
 		want, err := e.Forward(x)
 		if err != nil {
