@@ -12,6 +12,7 @@ def load(paths, count_key):
         except (OSError, ValueError):
             print(f"skipping {path}: no report (run interrupted?)")
             continue
+        r["_path"] = path
         yield r, r[count_key]
 
 

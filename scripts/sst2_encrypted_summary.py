@@ -7,7 +7,7 @@ import chunks
 
 n = agree = acc = pacc = 0
 err = cpu = 0.0
-lat = []
+lat, per = [], []
 nchunks = 0
 for r, k in chunks.load(sys.argv[1:], "sentences"):
     nchunks += 1
@@ -19,6 +19,8 @@ for r, k in chunks.load(sys.argv[1:], "sentences"):
     cpu += r["cpu_ns"] / 1e9
     lat += [t / 1e9 for t in r["latencies_ns"]]
     head = r
+    per.append(f"  {r['_path']}: {k} sentences, CPU {r['cpu_ns'] / 1e9 / k:.2f} s per sentence, "
+               f"slowest {max(r['latencies_ns']) / 1e9:.1f} s (sentence {r['latencies_ns'].index(max(r['latencies_ns']))} of the chunk)")
 if n == 0:
     sys.exit("no finished chunk")
 q = statistics.quantiles(lat, n=10, method="inclusive") if len(lat) > 1 else lat * 9
@@ -31,3 +33,5 @@ print(f"seconds per sentence (encrypt+evaluate+decrypt): median {statistics.medi
       f"CPU {cpu / n:.2f} s per sentence (online phase)")
 print("server (on ciphertexts): " + ", ".join(head["server_layers"]))
 print("client (plaintext): " + ", ".join(head["client_layers"]))
+print("per chunk:")
+print("\n".join(per))
