@@ -10,7 +10,7 @@
 #
 #   sh scripts/sst2_encrypted_encoder.sh                      # N=100, one chunk
 #   N=872 CHUNK=109 BENCH=0 sh scripts/sst2_encrypted_encoder.sh   # the whole dev set (≈ 2 CPU-hours)
-#   MODEL=out/sst2he/he2_c5_1.gob OUT=out/sst2enc2 N=20 BENCH=0 sh scripts/sst2_encrypted_encoder.sh
+#   MODEL=out/sst2he/he2_c5_1.gob OUT=out/sst2enc2 N=60 CHUNK=10 BENCH=0 sh scripts/sst2_encrypted_encoder.sh   # 2 layers (≈ 1 CPU-hour)
 set -eu
 OUT=${OUT:-out/sst2enc}
 N=${N:-100}
