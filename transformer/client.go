@@ -137,17 +137,7 @@ func (c *ClientTables) Save(w io.Writer) error {
 }
 
 // SaveFile writes c to path.
-func (c *ClientTables) SaveFile(path string) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := c.Save(f); err != nil {
-		f.Close()
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return f.Close()
-}
+func (c *ClientTables) SaveFile(path string) error { return writeFile(path, c.Save) }
 
 // ErrNotClientTables is wrapped by LoadClientTables' error for a file that
 // is not a client-table file.

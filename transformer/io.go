@@ -78,12 +78,16 @@ func (s *Saved) Save(w io.Writer) error {
 }
 
 // SaveFile writes s to path.
-func (s *Saved) SaveFile(path string) error {
+func (s *Saved) SaveFile(path string) error { return writeFile(path, s.Save) }
+
+// writeFile creates path and writes it with save; an error of save names
+// the path.
+func writeFile(path string, save func(io.Writer) error) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	if err := s.Save(f); err != nil {
+	if err := save(f); err != nil {
 		f.Close()
 		return fmt.Errorf("%s: %w", path, err)
 	}
