@@ -364,34 +364,11 @@ func matMulRule(c *ctx, in []*absVal) ([][]int, error) {
 	if err := present(c, in, 2); err != nil {
 		return nil, err
 	}
-	a, b := in[0].shape, in[1].shape
-	if len(a) == 0 || len(b) == 0 {
-		return nil, c.errf("operands must have rank ≥ 1, got shapes %v and %v", a, b)
-	}
-	as, bs := a, b
-	if len(as) == 1 {
-		as = []int{1, as[0]}
-	}
-	if len(bs) == 1 {
-		bs = []int{bs[0], 1}
-	}
-	m, k := as[len(as)-2], as[len(as)-1]
-	k2, n := bs[len(bs)-2], bs[len(bs)-1]
-	if k != k2 {
-		return nil, c.errf("inner dimensions differ: %v × %v", a, b)
-	}
-	batch, err := broadcastShape(as[:len(as)-2], bs[:len(bs)-2])
+	mm, err := matMulDims(c, in[0].shape, in[1].shape)
 	if err != nil {
-		return nil, c.errf("batch dimensions of %v and %v do not broadcast", a, b)
+		return nil, err
 	}
-	out := batch
-	if len(a) > 1 {
-		out = append(out, m)
-	}
-	if len(b) > 1 {
-		out = append(out, n)
-	}
-	return [][]int{out}, nil
+	return [][]int{mm.out}, nil
 }
 
 func gemmRule(c *ctx, in []*absVal) ([][]int, error) {

@@ -96,25 +96,12 @@ func opMatMul(c *ctx, in []*Tensor) ([]*Tensor, error) {
 		return nil, err
 	}
 	a, b := in[0], in[1]
-	if a.Rank() == 0 || b.Rank() == 0 {
-		return nil, c.errf("operands must have rank ≥ 1, got shapes %v and %v", a.Shape, b.Shape)
-	}
-	as, bs := a.Shape, b.Shape
-	if len(as) == 1 {
-		as = []int{1, as[0]}
-	}
-	if len(bs) == 1 {
-		bs = []int{bs[0], 1}
-	}
-	m, k := as[len(as)-2], as[len(as)-1]
-	k2, n := bs[len(bs)-2], bs[len(bs)-1]
-	if k != k2 {
-		return nil, c.errf("inner dimensions differ: %v × %v", a.Shape, b.Shape)
-	}
-	batch, err := broadcastShape(as[:len(as)-2], bs[:len(bs)-2])
+	mm, err := matMulDims(c, a.Shape, b.Shape)
 	if err != nil {
-		return nil, c.errf("batch dimensions of %v and %v do not broadcast", a.Shape, b.Shape)
+		return nil, err
 	}
+	m, k, n, batch := mm.m, mm.k, mm.n, mm.batch
+	as, bs := mm.as, mm.bs
 	nb := 1
 	for _, d := range batch {
 		nb *= d
@@ -136,14 +123,46 @@ func opMatMul(c *ctx, in []*Tensor) ([]*Tensor, error) {
 		}
 		gemm(false, false, m, n, k, 1, a.Data[ai*m*k:(ai+1)*m*k], k, b.Data[bi*k*n:(bi+1)*k*n], n, 0, y[i*m*n:(i+1)*m*n], n)
 	}
-	final := append([]int(nil), batch...)
-	if len(a.Shape) > 1 {
-		final = append(final, m)
+	return one(&Tensor{Shape: mm.out, Data: y}), nil
+}
+
+// matMulShape is MatMul's geometry: the operands promoted to rank ≥ 2 (as,
+// bs), each product m×k by k×n, the broadcast batch, and the output shape
+// with a promoted dimension removed again. Shape inference and the runtime
+// both use it.
+type matMulShape struct {
+	as, bs, batch, out []int
+	m, k, n            int
+}
+
+func matMulDims(c *ctx, a, b []int) (*matMulShape, error) {
+	if len(a) == 0 || len(b) == 0 {
+		return nil, c.errf("operands must have rank ≥ 1, got shapes %v and %v", a, b)
 	}
-	if len(b.Shape) > 1 {
-		final = append(final, n)
+	as, bs := a, b
+	if len(as) == 1 {
+		as = []int{1, as[0]}
 	}
-	return one(&Tensor{Shape: final, Data: y}), nil
+	if len(bs) == 1 {
+		bs = []int{bs[0], 1}
+	}
+	m, k := as[len(as)-2], as[len(as)-1]
+	k2, n := bs[len(bs)-2], bs[len(bs)-1]
+	if k != k2 {
+		return nil, c.errf("inner dimensions differ: %v × %v", a, b)
+	}
+	batch, err := broadcastShape(as[:len(as)-2], bs[:len(bs)-2])
+	if err != nil {
+		return nil, c.errf("batch dimensions of %v and %v do not broadcast", a, b)
+	}
+	out := append([]int(nil), batch...)
+	if len(a) > 1 {
+		out = append(out, m)
+	}
+	if len(b) > 1 {
+		out = append(out, n)
+	}
+	return &matMulShape{as: as, bs: bs, batch: batch, out: out, m: m, k: k, n: n}, nil
 }
 
 // spatial holds a resolved sliding-window geometry for Conv and pooling.
