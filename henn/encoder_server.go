@@ -440,16 +440,12 @@ func (w *encWorker) layer(lp *encLayerPlan, x, mask *rlwe.Ciphertext, last bool)
 				return
 			}
 			acc.Scale = delta
+			rot := 0
 			if b != 0 {
-				if err := ev.Rotate(acc, m.rot(n1*b*B), acc); err != nil {
-					fe.set(fmt.Errorf("attention giant step: %w", err))
-					return
-				}
+				rot = m.rot(n1 * b * B)
 			}
-			if partial[wi] == nil {
-				partial[wi] = acc
-			} else if err := ev.Add(partial[wi], acc, partial[wi]); err != nil {
-				fe.set(err)
+			if err := rotateInto(ev, &partial[wi], acc, rot); err != nil {
+				fe.set(fmt.Errorf("attention giant step: %w", err))
 				return
 			}
 		}

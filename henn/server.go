@@ -502,6 +502,22 @@ func (s *Server) linearPacked(ct *rlwe.Ciphertext, st serverStage) (*rlwe.Cipher
 
 // evaluator returns worker i's evaluator: its own from the pool when the
 // pool has one, else the shared one.
+// rotateInto adds acc rotated by rot (in place; 0: not rotated) to *sum,
+// or makes it *sum when *sum is nil: the end of one giant step, whose
+// partial sums are added once all steps of a worker are done.
+func rotateInto(ev *ckks.Evaluator, sum **rlwe.Ciphertext, acc *rlwe.Ciphertext, rot int) error {
+	if rot != 0 {
+		if err := ev.Rotate(acc, rot, acc); err != nil {
+			return err
+		}
+	}
+	if *sum == nil {
+		*sum = acc
+		return nil
+	}
+	return ev.Add(*sum, acc, *sum)
+}
+
 func (s *Server) evaluator(i int) *ckks.Evaluator {
 	if i < len(s.pool) {
 		return s.pool[i]
@@ -538,15 +554,7 @@ func (s *Server) giantSteps(giants []giantStep, baby func(rot int) *rlwe.Ciphert
 			if acc == nil {
 				continue
 			}
-			if g.rot != 0 {
-				if err := ev.Rotate(acc, g.rot, acc); err != nil {
-					fe.set(err)
-					return
-				}
-			}
-			if partial[wi] == nil {
-				partial[wi] = acc
-			} else if err := ev.Add(partial[wi], acc, partial[wi]); err != nil {
+			if err := rotateInto(ev, &partial[wi], acc, g.rot); err != nil {
 				fe.set(err)
 				return
 			}
