@@ -415,18 +415,7 @@ func TestBootstrappedGraphSecure(t *testing.T) {
 		t.Fatal(err)
 	}
 	inputs, want := randomRuns(t, rng, g, 3)
-	ct, err := c.EncryptBatch(m.Layout(), inputs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := s.Evaluate(ct)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := c.DecryptLogits(m.Layout(), out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := infer(t, c, s, m.Layout(), inputs)
 	for i := range want {
 		for j := range want[i] {
 			if d := math.Abs(got[i][j] - want[i][j]); d > 1e-2 {

@@ -73,17 +73,7 @@ func benchDeep(b *testing.B, opts Options) {
 	c0 := cpuTime()
 	b.ResetTimer()
 	for b.Loop() {
-		ct, err := client.EncryptBatch(l, inputs)
-		if err != nil {
-			b.Fatal(err)
-		}
-		out, err := server.Evaluate(ct)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := client.DecryptLogits(l, out); err != nil {
-			b.Fatal(err)
-		}
+		infer(b, client, server, l, inputs)
 	}
 	cpu := (cpuTime() - c0).Seconds() / float64(b.N)
 	b.ReportMetric(cpu, "cpu-s/ciphertext")

@@ -70,17 +70,7 @@ func benchGraph(b *testing.B, path string, logN int) {
 		}
 		b.Run(name, func(b *testing.B) {
 			for b.Loop() {
-				ct, err := client.EncryptBatch(l, inputs)
-				if err != nil {
-					b.Fatal(err)
-				}
-				out, err := server.Evaluate(ct)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if _, err := client.DecryptLogits(l, out); err != nil {
-					b.Fatal(err)
-				}
+				infer(b, client, server, l, inputs)
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*k)/1e6, "ms/image")
 		})

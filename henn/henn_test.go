@@ -63,6 +63,25 @@ func keyed(tb testing.TB, m compiled) (*Client, *he.EvaluationKeys) {
 	return c, evk
 }
 
+// infer encrypts inputs with c, evaluates them on s and decrypts the
+// logits, failing tb on any error: one encrypted round trip.
+func infer(tb testing.TB, c *Client, s *Server, l Layout, inputs [][]float64) [][]float64 {
+	tb.Helper()
+	ct, err := c.EncryptBatch(l, inputs)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out, err := s.Evaluate(ct)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	got, err := c.DecryptLogits(l, out)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return got
+}
+
 // parties makes a client with fresh keys for m and a server holding m and
 // the client's evaluation keys, failing the test on any error.
 func parties(tb testing.TB, m *Model) (*Client, *Server) {

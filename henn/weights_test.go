@@ -56,18 +56,7 @@ func TestWeightsShared(t *testing.T) {
 				}
 				rec := &recordingKeys{EvaluationKeySet: evk.KeySet(), used: map[uint64]bool{}}
 				s.eval = ckks.NewEvaluator(m.Params(), rec)
-				ct, err := c.EncryptBatch(m.Layout(), inputs)
-				if err != nil {
-					t.Fatal(err)
-				}
-				out, err := s.Evaluate(ct)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got, err := c.DecryptLogits(m.Layout(), out)
-				if err != nil {
-					t.Fatal(err)
-				}
+				got := infer(t, c, s, m.Layout(), inputs)
 				if a := closeLogits(t, net, inputs, got, 1e-3); a != 1 {
 					t.Errorf("client %d: argmax agreement %.2f", k, a)
 				}
